@@ -1,0 +1,111 @@
+"""The columns of the two results tables, as code.
+
+docs/results.md documents the same columns for people; a test keeps the two equal.
+The writer casts every column named here to its declared type, so a column's dtype
+never depends on which trials happened to report first; columns not named here
+(config values, other params, metrics added later) get an inferred type.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+"""Bumped whenever a column is renamed, removed or changes meaning or type."""
+
+SCHEMA_VERSION_METADATA_KEY = b"asib_sweeps.schema_version"
+"""Parquet file metadata key holding the version (also readable from an empty table)."""
+
+CONFIG_PREFIX = "cfg."
+PARAM_PREFIX = "param."
+
+TYPES: dict[str, pa.DataType] = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "list<string>": pa.list_(pa.string()),
+}
+"""The type names docs/results.md uses, and the Arrow type each stands for."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One documented column; `name` may be an fnmatch pattern (`loss_*`) for metric families."""
+
+    name: str
+    type_name: str
+    doc: str
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return TYPES[self.type_name]
+
+
+TRIAL_COLUMNS: tuple[Column, ...] = (
+    Column("trial_id", "string", "Tune's trial id, unique within the experiment."),
+    Column("study", "string", "The study the sweep ran (ablation, beta, sota, overlap, finetune)."),
+    Column("arm", "string", "The rung of the ablation ladder or the method compared."),
+    Column("seed", "int64", "The trial's seed."),
+    Column("beta", "float64", "method.asib.beta when the method is asib, else null."),
+    Column("status", "string", "TERMINATED, ERROR, RUNNING or PENDING (see below)."),
+    Column("error", "string", "Traceback of the last failure when status is ERROR, else null."),
+    Column("num_failures", "int64", "Failures Tune recorded for the trial, retried ones included."),
+    Column("test_acc_final", "float64", "test_acc of the last epoch reported so far."),
+    Column("test_acc_best_val", "float64", "test_acc at the epoch of best val_acc (earliest on ties)."),
+    Column("val_acc_best", "float64", "The best val_acc reported."),
+    Column("best_epoch", "int64", "The epoch of val_acc_best (earliest on ties)."),
+    Column("epochs_done", "int64", "Distinct epochs reported."),
+    Column("wall_time_s", "float64", "Tune's time_total_s at the last report (training time, restores included)."),
+    Column("teacher_keys", "list<string>", "Teacher-cache keys of the teachers the trial distilled from."),
+    Column("code_revision", "string", "Git revision of the code that ran the trial."),
+    Column("trial_dir", "string", "The trial's folder, relative to the experiment folder (null if not created)."),
+    Column("schema_version", "int64", "Version of this table layout."),
+)
+
+EPOCH_COLUMNS: tuple[Column, ...] = (
+    Column("trial_id", "string", "As in trials.parquet."),
+    Column("study", "string", "As in trials.parquet."),
+    Column("arm", "string", "As in trials.parquet."),
+    Column("seed", "int64", "As in trials.parquet."),
+    Column("beta", "float64", "As in trials.parquet (the configured beta, not the scheduled one)."),
+    Column("epoch", "int64", "Epoch number, unique per trial."),
+    Column("stage", "int64", "CCCP stage of the epoch."),
+    Column("phase", "string", "Phase of the epoch within its stage."),
+    Column("schema_version", "int64", "Version of this table layout."),
+)
+
+METRIC_COLUMNS: tuple[Column, ...] = (
+    Column("train_loss", "float64", "Mean training loss (sum of the loss terms)."),
+    Column("loss_*", "float64", "Each named loss term, averaged over the epoch."),
+    Column("train_acc", "float64", "Student accuracy on the training batches."),
+    Column("val_acc", "float64", "Student accuracy on the validation split."),
+    Column("test_acc", "float64", "Student accuracy on the test split."),
+    Column("synergy_val_acc", "float64", "Synergy head accuracy on the validation split."),
+    Column("synergy_test_acc", "float64", "Synergy head accuracy on the test split."),
+    Column("teacher*_val_acc", "float64", "Teacher k's accuracy on the validation split."),
+    Column("teacher*_test_acc", "float64", "Teacher k's accuracy on the test split."),
+    Column("beta_epoch", "float64", "The beta the warm-up schedule used this epoch (reported as `beta`)."),
+    Column("i_xz", "float64", "Upper bound of I(X;Z)."),
+    Column("i_zy", "float64", "Lower bound of I(Z;Y)."),
+    Column("trainable_params", "int64", "Parameters trained this epoch."),
+    Column("teacher_freeze_level", "int64", "Teacher blocks frozen this epoch."),
+    Column("epoch_time_s", "float64", "Wall time of the epoch."),
+    Column("peak_memory_mb", "float64", "Peak accelerator memory of the epoch."),
+    Column("lr", "float64", "Student learning rate this epoch."),
+)
+"""Per-epoch metrics the training loop reports; present in epochs.parquet when reported."""
+
+RENAMED_METRIC_SUFFIX = "_epoch"
+"""A reported metric named like an identifying column (`beta`) is stored as `<name>_epoch`."""
+
+
+def metric_type(name: str) -> pa.DataType | None:
+    """The declared type of a per-epoch metric column, or None where it is inferred."""
+    for column in METRIC_COLUMNS:
+        if fnmatch.fnmatchcase(name, column.name):
+            return column.arrow_type
+    return None

@@ -1,0 +1,356 @@
+"""The one typed, validated configuration of a run.
+
+Every value a run depends on lives here, validated before anything is launched:
+unknown keys, wrong types and out-of-range values are `ConfigError`s that name the
+dotted key, the value that came and what is allowed. Pydantic does the checking
+(strict mode, extra keys forbidden); this module only shapes its messages and adds
+the dotted-key overrides (`--set optim.lr=0.01`) and YAML loading (safe_load).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DatasetName = Literal["digits", "cifar100", "imagenet32", "folder"]
+MethodName = Literal["ce", "kd", "avg_kd", "fitnet", "at", "crd", "dkd", "asib"]
+METHOD_NAMES: tuple[str, ...] = MethodName.__args__  # type: ignore[attr-defined]
+DATASET_NAMES: tuple[str, ...] = DatasetName.__args__  # type: ignore[attr-defined]
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed; the message names key, value and rule."""
+
+
+class _Strict(BaseModel):
+    """Base of every config section: strict types, no unknown keys, frozen values."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DataConfig(_Strict):
+    dataset: DatasetName = "digits"
+    root: str | None = None
+    """Directory the on-disk data sets are read from (`--data-root`)."""
+    download: bool = False
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+    """Stratified share of the training split held out for model selection."""
+    test_fraction: float = Field(0.3, gt=0, lt=1)
+    """Only for data with no official test split (digits)."""
+    student_train_size: int | None = Field(None, ge=1)
+    """Seeded, stratified subset of the training split the student learns from
+    (teachers always see the whole training split). None = all of it."""
+    classes: list[int] | None = None
+    """Restrict the whole run to these class indices (labels keep their indices)."""
+    split_seed: int = Field(0, ge=0)
+    """Seeds the validation split and student subset, fixed across trial seeds so
+    arms are compared on the same data."""
+    image_size: int = Field(32, ge=8, le=512)
+    crop_padding: int = Field(4, ge=0, le=16)
+    """Random-crop padding in pixels; 0 turns random crops off."""
+    flip: bool = True
+    batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(1024, ge=1)
+
+
+class ModelSpec(_Strict):
+    arch: str
+    pretrained: bool = False
+    """Start from timm's pretrained weights (needs the network, or pretrained_path)."""
+    pretrained_path: str | None = None
+    """Local weights file (state dict) to start from; loaded with weights_only=True."""
+    classes: list[int] | None = None
+    """A teacher's class subset (overlap study); logits of other classes are masked."""
+    seed: int = Field(0, ge=0)
+    """A teacher's fine-tuning seed (part of its cache key)."""
+
+    @model_validator(mode="after")
+    def _arch_is_registered(self) -> "ModelSpec":
+        from asib_sweeps.models.registry import list_models
+
+        known = list_models()
+        if self.arch not in known:
+            raise ValueError(f"arch must be one of {', '.join(known)}; got arch={self.arch!r}")
+        return self
+
+
+class OptimConfig(_Strict):
+    name: Literal["sgd", "adamw"] = "sgd"
+    lr: float = Field(0.05, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(5e-4, ge=0)
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    milestones: list[int] = [150, 180, 210]
+    """Epochs (counted in the epochs this optimiser is active) of the x gamma steps."""
+    gamma: float = Field(0.1, gt=0, le=1)
+
+
+class RecipeConfig(_Strict):
+    """How a teacher is fine-tuned with CE (part of the teacher's cache key)."""
+
+    epochs: int = Field(240, ge=1)
+    optim: OptimConfig = OptimConfig()
+
+
+class KDConfig(_Strict):
+    tau: float = Field(4.0, gt=0)
+    w_ce: float = Field(0.1, ge=0)
+    w_kd: float = Field(0.9, ge=0)
+
+
+class FitNetConfig(_Strict):
+    weight: float = Field(100.0, ge=0)
+    stage: int | None = None
+    """Feature stage to hint; None = the middle stage of the student."""
+
+
+class ATConfig(_Strict):
+    weight: float = Field(1000.0, ge=0)
+
+
+class CRDConfig(_Strict):
+    weight: float = Field(0.8, ge=0)
+    feat_dim: int = Field(128, ge=1)
+    negatives: int = Field(16384, ge=1)
+    momentum: float = Field(0.5, ge=0, lt=1)
+    temperature: float = Field(0.07, gt=0)
+
+
+class DKDConfig(_Strict):
+    tau: float = Field(4.0, gt=0)
+    alpha: float = Field(1.0, ge=0)
+    beta: float = Field(8.0, ge=0)
+    warmup_epochs: int = Field(20, ge=0)
+
+
+class ASIBConfig(_Strict):
+    """ASIB's hyper-parameters and the four switches of the ablation ladder."""
+
+    mbm_dim: int = Field(256, ge=1)
+    mbm_heads: int = Field(4, ge=1)
+    logvar_clip: float = Field(6.0, gt=0)
+    synergy_dropout: float = Field(0.0, ge=0, lt=1)
+    beta: float = Field(1e-3, ge=0)
+    beta_warmup_epochs: int = Field(5, ge=0)
+    synergy_student_weight: float = Field(0.5, ge=0)
+    tau: float = Field(4.0, gt=0)
+    w_ce: float = Field(0.5, ge=0)
+    w_kd: float = Field(0.5, ge=0)
+    w_feat: float = Field(0.0, ge=0)
+    synergy_lr: float | None = Field(None, gt=0)
+    """Learning rate of adapters, IB-MBM and head; None = optim.lr."""
+    use_ib: bool = True
+    use_cccp: bool = True
+    use_tadapt: bool = True
+    use_pf: bool = True
+    stages: int = Field(4, ge=1)
+    a_epochs: int = Field(1, ge=1)
+    """A-phase (synergy) epochs per CCCP stage; the B-phases share `epochs` evenly."""
+    cccp_prox: float = Field(0.0, ge=0)
+    teacher_lr: float = Field(1e-5, gt=0)
+    l2sp_weight: float = Field(1e-2, ge=0)
+    pf_start_level: int = Field(3, ge=-1)
+    pf_train_bn: bool = True
+
+    @model_validator(mode="after")
+    def _ladder_is_consistent(self) -> "ASIBConfig":
+        if self.use_tadapt and not self.use_cccp:
+            raise ValueError("use_tadapt needs use_cccp (teachers adapt in A-phases); got use_cccp=False")
+        if self.use_pf and not self.use_tadapt:
+            raise ValueError("use_pf needs use_tadapt (it schedules the teachers' frozen blocks); got use_tadapt=False")
+        if self.mbm_dim % self.mbm_heads:
+            raise ValueError(
+                f"mbm_dim must be divisible by mbm_heads; got mbm_dim={self.mbm_dim}, mbm_heads={self.mbm_heads}"
+            )
+        return self
+
+
+class MethodConfig(_Strict):
+    name: MethodName = "asib"
+    kd: KDConfig = KDConfig()
+    fitnet: FitNetConfig = FitNetConfig()
+    at: ATConfig = ATConfig()
+    crd: CRDConfig = CRDConfig()
+    dkd: DKDConfig = DKDConfig()
+    asib: ASIBConfig = ASIBConfig()
+
+
+class RunConfig(_Strict):
+    """Everything one training run (a teacher fine-tuning or a distillation) needs."""
+
+    data: DataConfig = DataConfig()
+    teachers: list[ModelSpec] = []
+    """Empty only for runs without teachers (method ce, e.g. a teacher's own fine-tuning)."""
+    student: ModelSpec
+    method: MethodConfig = MethodConfig()
+    optim: OptimConfig = OptimConfig()
+    epochs: int = Field(240, ge=1)
+    """Student epochs (in CCCP: the B-phase epochs, shared evenly by the stages)."""
+    teacher_recipe: RecipeConfig = RecipeConfig()
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    amp: bool = False
+    """bf16 autocast on CUDA; asking for it where the device is the CPU is an error."""
+    channels_last: bool = False
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "RunConfig":
+        if self.method.name != "ce" and not self.teachers:
+            raise ValueError(f"teachers must list at least one model for method.name={self.method.name!r}")
+        if self.method.name == "asib" and self.method.asib.use_cccp and self.epochs % self.method.asib.stages:
+            raise ValueError(
+                "epochs must be a multiple of method.asib.stages under CCCP; "
+                f"got epochs={self.epochs}, method.asib.stages={self.method.asib.stages}"
+            )
+        if self.amp and self.device == "cpu":
+            raise ValueError("amp needs a CUDA device; got amp=True with device='cpu'")
+        return self
+
+
+def default_config(dataset: str = "digits") -> RunConfig:
+    """The defaults for a data set: tiny and fast on digits, the published recipe elsewhere."""
+    if dataset not in DATASET_NAMES:
+        raise ConfigError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got dataset={dataset!r}")
+    if dataset == "digits":
+        # method.md section 10: teachers see all of train, a weak student ~300 labels.
+        return RunConfig(
+            data=DataConfig(dataset="digits", student_train_size=300, flip=False, crop_padding=2),
+            teachers=[ModelSpec(arch="tiny_resnet"), ModelSpec(arch="tiny_vgg")],
+            student=ModelSpec(arch="tiny_cnn"),
+            method=MethodConfig(asib=ASIBConfig(mbm_dim=32, mbm_heads=4, stages=4, beta_warmup_epochs=4)),
+            optim=OptimConfig(lr=0.05, schedule="cosine", weight_decay=5e-4),
+            epochs=16,
+            teacher_recipe=RecipeConfig(epochs=15, optim=OptimConfig(lr=0.05, schedule="cosine")),
+        )
+    cifar_like = OptimConfig(lr=0.05, schedule="step", milestones=[150, 180, 210])
+    return RunConfig(
+        data=DataConfig(dataset=dataset),  # type: ignore[arg-type]
+        teachers=[ModelSpec(arch="resnet32x4"), ModelSpec(arch="wrn_40_2")],
+        student=ModelSpec(arch="resnet8x4"),
+        optim=cifar_like,
+        epochs=240,
+        teacher_recipe=RecipeConfig(epochs=240, optim=cifar_like),
+    )
+
+
+def build_config(data: dict[str, Any]) -> RunConfig:
+    """Validate a nested dict into a RunConfig, turning pydantic's errors into ConfigError."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, RunConfig)) from None
+
+
+def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply `KEY=VALUE` overrides (dotted keys, list indices allowed: `teachers.0.arch=x`).
+
+    Values are parsed with yaml.safe_load, so `0.01` is a float, `[1, 2]` a list and
+    `null` None; the result is validated as a whole.
+    """
+    data = config.model_dump()
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        _set_dotted(data, key.strip(), yaml.safe_load(raw))
+    return build_config(data)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with safe_load (no arbitrary object construction)."""
+    text = Path(path).read_text()
+    loaded = yaml.safe_load(text)
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a YAML mapping, got {type(loaded).__name__}")
+    return loaded
+
+
+def flatten(config: RunConfig) -> dict[str, Any]:
+    """Dotted-key view of a config (lists of models become `teachers.0.arch` ...)."""
+    return flatten_dict(config.model_dump())
+
+
+def flatten_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """Dotted-key view of a nested config dict, as `flatten` gives for a RunConfig.
+
+    Separate from `flatten` so the results writer can flatten the configs stored by
+    past runs without validating them against today's RunConfig.
+    """
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for i, v in enumerate(value):
+                walk(f"{prefix}.{i}", v)
+        else:
+            out[prefix] = value
+
+    walk("", data)
+    return out
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    node: Any = data
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"{where}: index must be 0..{len(node) - 1}; got {part!r}")
+            index = int(part)
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif isinstance(node, dict):
+            if part not in node:
+                allowed = ", ".join(sorted(node))
+                raise ConfigError(f"unknown config key {where!r}; allowed here: {allowed}")
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+        else:
+            raise ConfigError(f"unknown config key {where!r}: {'.'.join(parts[:depth])} is a value, not a section")
+
+
+def _describe(error: ValidationError, root: type[BaseModel]) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        if item["type"] == "extra_forbidden":
+            allowed = _allowed_keys(root, item["loc"][:-1])
+            lines.append(f"unknown config key {key!r}; allowed here: {allowed}")
+        elif item["type"] == "missing":
+            lines.append(f"{key} is required")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            shown = f"{key}={item['input']!r}" if key and not isinstance(item["input"], dict) else key or "config"
+            lines.append(f"{shown}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _allowed_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    model: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return "?"
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return "?"
+    return ", ".join(model.model_fields)

@@ -1,0 +1,318 @@
+"""ASIB: distil K teachers into a student through a learned synergy (method.md sections 1-3).
+
+The synergy (adapters, IB-MBM, head) reads the student's and the teachers' pooled
+features and is fitted with L_syn; the student is distilled from the synergy with
+L_stu. The four ablation switches each change what trains:
+
+- use_ib: the bottleneck samples z and L_IB (weight beta(e)) is added; off: z = mu, beta = 0.
+- use_cccp: `plan` alternates A-phases (L_syn over the synergy) and B-phases (L_stu over
+  the student) in `stages` stages instead of joint epochs (L_stu + L_syn).
+- use_tadapt: the teachers train in A-phases on their own CE plus L_syn, held near
+  their fine-tuned weights by L2-SP.
+- use_pf: the plan's freeze levels follow progressive unfreezing (the loop applies them
+  with `asib_sweeps.freezing`).
+
+Gradient isolation is done here, not left to the loop: inside L_syn the student's
+feature and logits are detached ("student held fixed"), inside L_stu the synergy's
+outputs are detached, and in B-phases the synergy runs without autograd altogether.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from asib_sweeps.config import RunConfig
+from asib_sweeps.freezing import progressive_level
+from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, Part, Phase, StepInput
+from asib_sweeps.methods.functional import soft_kl
+from asib_sweeps.methods.ib_mbm import IBMBM, BottleneckCode, gaussian_kl, synergy_head
+from asib_sweeps.methods.registry import register_method
+from asib_sweeps.models.interface import ModelOutput, ZooModel
+
+
+class WeightSnapshot(nn.Module):
+    """A fixed copy of a module's parameters, held as buffers so it is checkpointed with the method.
+
+    Used for L2-SP (the teachers' fine-tuned weights) and for the CCCP proximal term
+    (the synergy's weights at the start of the current stage).
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        for name, parameter in module.named_parameters():
+            self.register_buffer(_buffer_name(name), parameter.detach().clone())
+
+    @torch.no_grad()
+    def copy_from(self, module: nn.Module) -> None:
+        for name, parameter in module.named_parameters():
+            self.get_buffer(_buffer_name(name)).copy_(parameter)
+
+    def squared_distance(self, module: nn.Module) -> Tensor:
+        """||theta - theta_snapshot||^2 over all of `module`'s parameters (differentiable in theta)."""
+        return torch.stack(
+            [(p - self.get_buffer(_buffer_name(n))).square().sum() for n, p in module.named_parameters()]
+        ).sum()
+
+
+def _buffer_name(parameter_name: str) -> str:
+    return parameter_name.replace(".", "__")  # buffer names may not contain dots
+
+
+def label_entropy(labels: Tensor, num_classes: int) -> Tensor:
+    """H(Y) in nats of the empirical label distribution: the constant of the I(Z;Y) lower bound."""
+    if labels.numel() == 0:
+        raise ValueError("train_labels must not be empty: H(Y) needs at least one label")
+    probs = torch.bincount(labels, minlength=num_classes).double() / labels.numel()
+    return -torch.xlogy(probs, probs).sum().float()
+
+
+def seen_class_masks(teacher_classes: Sequence[list[int] | None], num_classes: int) -> Tensor:
+    """[K, C] bool: which labels each teacher was fine-tuned on (None = all classes)."""
+    masks = torch.ones(len(teacher_classes), num_classes, dtype=torch.bool)
+    for k, classes in enumerate(teacher_classes):
+        if classes is None:
+            continue
+        outside = [c for c in classes if not 0 <= c < num_classes]
+        if outside:
+            raise ValueError(f"teachers.{k}.classes must lie in 0..{num_classes - 1}; got {outside}")
+        masks[k] = False
+        masks[k, classes] = True
+    return masks
+
+
+@register_method
+class ASIB(DistillMethod):
+    name = "asib"
+
+    synergy: nn.ModuleDict
+    """{"mbm": IBMBM, "head": synergy head}; created in build from the probe shapes."""
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__()
+        self.settings = config.method.asib
+        self.teacher_classes = [spec.classes for spec in config.teachers]
+        self.student_pretrained = config.student.pretrained or config.student.pretrained_path is not None
+        self.teacher_anchors: nn.ModuleList | None = None
+        self.prox_anchor: WeightSnapshot | None = None
+        self._teachers: list[ZooModel] = []  # plain list: referenced for L2-SP, not owned
+
+    # ---------------------------------------------------------------- setup
+
+    def build(self, context: MethodContext) -> None:
+        """Create the synergy; under T-Adapt snapshot the teachers, which must hold their fine-tuned weights now."""
+        s = self.settings
+        if len(context.teachers) != len(self.teacher_classes):
+            raise ValueError(
+                f"context has {len(context.teachers)} teachers but config.teachers has {len(self.teacher_classes)}"
+            )
+        self.synergy = nn.ModuleDict(
+            {
+                "mbm": IBMBM(
+                    teacher_dims=[probe.pooled.shape[1] for probe in context.teacher_probes],
+                    student_dim=context.student_probe.pooled.shape[1],
+                    dim=s.mbm_dim,
+                    heads=s.mbm_heads,
+                    logvar_clip=s.logvar_clip,
+                    stochastic=s.use_ib,
+                ),
+                "head": synergy_head(s.mbm_dim, context.num_classes, s.synergy_dropout),
+            }
+        )
+        self.register_buffer("label_entropy", label_entropy(context.train_labels, context.num_classes), persistent=False)
+        self.register_buffer(
+            "teacher_seen", seen_class_masks(self.teacher_classes, context.num_classes), persistent=False
+        )
+        if s.use_tadapt:
+            self._teachers = list(context.teachers)
+            self.teacher_anchors = nn.ModuleList(WeightSnapshot(t) for t in context.teachers)
+        if s.use_cccp and s.cccp_prox > 0:
+            self.prox_anchor = WeightSnapshot(self.synergy)
+            self.register_buffer("prox_anchor_stage", torch.tensor(-1))
+
+    # ---------------------------------------------------------------- schedule
+
+    def current_beta(self, epoch: int) -> float:
+        """beta(e) = beta * min(1, e / beta_warmup_epochs) with e = epoch + 1 (epochs begun so far).
+
+        Counting the running epoch makes beta non-zero from the first epoch and full
+        after exactly `beta_warmup_epochs` epochs; 0 warm-up epochs means full beta
+        from the start, and use_ib off means beta = 0.
+        """
+        s = self.settings
+        if not s.use_ib:
+            return 0.0
+        if s.beta_warmup_epochs == 0:
+            return s.beta
+        return s.beta * min(1.0, (epoch + 1) / s.beta_warmup_epochs)
+
+    def plan(self, epochs: int) -> list[EpochPlan]:
+        """E2E: `epochs` joint epochs. CCCP: per stage, a_epochs A-epochs then epochs // stages B-epochs."""
+        s = self.settings
+        if not s.use_cccp:
+            return [
+                EpochPlan(
+                    epoch=e,
+                    stage=0,
+                    phase="joint",
+                    student_freeze_level=self._student_level(0),
+                    frozen_bn_trains=s.pf_train_bn,
+                )
+                for e in range(epochs)
+            ]
+        if epochs % s.stages:
+            raise ValueError(
+                f"epochs must be a multiple of method.asib.stages under CCCP; got epochs={epochs}, stages={s.stages}"
+            )
+        phases: tuple[tuple[Phase, int], ...] = (("A", s.a_epochs), ("B", epochs // s.stages))
+        plans: list[EpochPlan] = []
+        for stage in range(s.stages):
+            for phase, count in phases:
+                for _ in range(count):
+                    plans.append(
+                        EpochPlan(
+                            epoch=len(plans),
+                            stage=stage,
+                            phase=phase,
+                            teacher_freeze_level=self._teacher_level(stage),
+                            student_freeze_level=self._student_level(stage),
+                            frozen_bn_trains=s.pf_train_bn,
+                        )
+                    )
+        return plans
+
+    def _teacher_level(self, stage: int) -> int:
+        return progressive_level(stage, self.settings.pf_start_level) if self.settings.use_pf else -1
+
+    def _student_level(self, stage: int) -> int:
+        if self.settings.use_pf and self.student_pretrained:
+            return progressive_level(stage, self.settings.pf_start_level)
+        return -1
+
+    def trained_parts(self, phase: Phase) -> frozenset[Part]:
+        if phase == "joint":
+            return frozenset({"student", "synergy"})
+        if phase == "A":
+            return frozenset({"synergy", "teachers"}) if self.settings.use_tadapt else frozenset({"synergy"})
+        if phase == "B":
+            return frozenset({"student"})
+        raise ValueError(f"phase must be one of joint, A, B; got phase={phase!r}")
+
+    def parameter_groups(self) -> dict[Part, list[nn.Parameter]]:
+        """All synergy parameters, whatever their requires_grad is at the moment of asking."""
+        return {"synergy": list(self.synergy.parameters())}
+
+    def on_epoch_start(self, plan: EpochPlan) -> None:
+        """At each stage's first A-epoch, anchor the proximal term at the synergy's current weights.
+
+        These are the weights the previous stage ended with (B-phases leave the synergy
+        unchanged); in stage 0 the initial weights.
+        """
+        if self.prox_anchor is not None and plan.phase == "A" and int(self.prox_anchor_stage) != plan.stage:
+            self.prox_anchor.copy_from(self.synergy)
+            self.prox_anchor_stage.fill_(plan.stage)
+
+    # ---------------------------------------------------------------- losses
+
+    def forward(self, step: StepInput) -> dict[str, Tensor]:
+        """The loss terms of the step's phase, already weighted: A -> L_syn, B -> L_stu, joint -> both."""
+        phase = step.plan.phase
+        if phase not in ("joint", "A", "B"):
+            raise ValueError(f"phase must be one of joint, A, B; got phase={phase!r}")
+        terms: dict[str, Tensor] = {}
+        if phase == "B":
+            with torch.no_grad():
+                code, synergy_logits = self._synergy_forward(step.student, step.teachers)
+        else:
+            code, synergy_logits = self._synergy_forward(step.student, step.teachers)
+            terms.update(self._synergy_terms(step, code, synergy_logits))
+        if phase != "A":
+            terms.update(self._student_terms(step, code, synergy_logits))
+        return terms
+
+    def _synergy_forward(self, student: ModelOutput, teachers: list[ModelOutput]) -> tuple[BottleneckCode, Tensor]:
+        code = self.synergy["mbm"](student.pooled.detach(), [t.pooled for t in teachers])
+        return code, self.synergy["head"](code.z)
+
+    def _synergy_terms(self, step: StepInput, code: BottleneckCode, synergy_logits: Tensor) -> dict[str, Tensor]:
+        """L_syn's pieces; in A-phases also T-Adapt's teacher terms and the CCCP proximal term."""
+        s = self.settings
+        terms = {"syn_ce": F.cross_entropy(synergy_logits, step.labels)}
+        if s.use_ib:
+            terms["ib_kl"] = self.current_beta(step.plan.epoch) * gaussian_kl(code.mu, code.sigma).mean()
+        if s.synergy_student_weight > 0:
+            terms["syn_student_kl"] = s.synergy_student_weight * soft_kl(
+                step.student.logits.detach(), synergy_logits, s.tau
+            )
+        if step.plan.phase == "A":
+            if s.use_tadapt:
+                terms["teacher_ce"] = self._teacher_ce(step.teachers, step.labels)
+                if s.l2sp_weight > 0:
+                    terms["l2sp"] = s.l2sp_weight * self._l2sp_distance()
+            if self.prox_anchor is not None:
+                terms["cccp_prox"] = 0.5 * s.cccp_prox * self.prox_anchor.squared_distance(self.synergy)
+        return terms
+
+    def _teacher_ce(self, teachers: list[ModelOutput], labels: Tensor) -> Tensor:
+        """Sum over teachers of each one's mean CE over the samples whose label it was fine-tuned on.
+
+        Summing (not averaging) gives each teacher exactly the gradient of its own
+        objective CE_k + L_syn + L2-SP_k, since the teachers share no parameters.
+        A teacher never saw the other classes (its logits there are masked), so CE on
+        those samples would only push it towards classes it cannot predict.
+        """
+        total = labels.new_zeros((), dtype=teachers[0].logits.dtype)
+        for seen, output in zip(self.teacher_seen, teachers):
+            keep = seen[labels]
+            ce_sum = F.cross_entropy(output.logits[keep], labels[keep], reduction="sum")
+            total = total + ce_sum / keep.sum().clamp_min(1)
+        return total
+
+    def _l2sp_distance(self) -> Tensor:
+        """sum_k ||theta_k - theta_k^0||^2 over every teacher parameter."""
+        assert self.teacher_anchors is not None
+        return torch.stack(
+            [anchor.squared_distance(teacher) for anchor, teacher in zip(self.teacher_anchors, self._teachers)]
+        ).sum()
+
+    def _student_terms(self, step: StepInput, code: BottleneckCode, synergy_logits: Tensor) -> dict[str, Tensor]:
+        """L_stu's pieces; the synergy is a fixed target here (its outputs detached)."""
+        s = self.settings
+        terms = {
+            "stu_ce": s.w_ce * F.cross_entropy(step.student.logits, step.labels),
+            "stu_kd": s.w_kd * soft_kl(synergy_logits.detach(), step.student.logits, s.tau),
+        }
+        if s.w_feat > 0:
+            query = self._student_query(step.student.pooled, adapter_trains=step.plan.phase == "joint")
+            terms["stu_feat"] = s.w_feat * (query - code.mu.detach()).square().sum(dim=1).mean() / s.mbm_dim
+        return terms
+
+    def _student_query(self, student_feature: Tensor, *, adapter_trains: bool) -> Tensor:
+        """a_S = A_S(h_S) with gradient into the student; into A_S too only when the synergy trains (joint)."""
+        adapter = self.synergy["mbm"].student_adapter
+        if adapter_trains:
+            return adapter(student_feature)
+        fixed = {name: p.detach() for name, p in adapter.named_parameters()}
+        return torch.func.functional_call(adapter, fixed, (student_feature,))
+
+    # ---------------------------------------------------------------- evaluation
+
+    @torch.no_grad()
+    def eval_terms(self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor) -> dict[str, Tensor]:
+        """Per-sample synergy accuracy and information-plane bounds (method.md section 8), with z = mu.
+
+        i_xz = KL(q(z|x) || N(0, I)) bounds I(X;Z) only for the stochastic encoder; with
+        use_ib off the encoder is deterministic (and sigma untrained), so i_xz is not reported.
+        """
+        code = self.synergy["mbm"](student.pooled, [t.pooled for t in teachers])
+        logits = self.synergy["head"](code.mu)
+        terms = {
+            "synergy_acc": (logits.argmax(dim=1) == labels).float(),
+            "i_zy": self.label_entropy - F.cross_entropy(logits, labels, reduction="none"),
+        }
+        if self.settings.use_ib:
+            terms["i_xz"] = gaussian_kl(code.mu, code.sigma)
+        return terms

@@ -1,0 +1,104 @@
+"""What a KD method is to the training loop.
+
+A method (mdistiller's convention) is a small `nn.Module` that takes the student's and
+the teachers' outputs and the labels and returns a dict of named loss terms; the loop
+sums them, backpropagates and logs each term. Methods never edit the models. Parts
+they train themselves (regressors, CRD heads and memory, ASIB's IB-MBM) are their own
+parameters and buffers, so they are checkpointed with the method's state dict.
+
+Training is a sequence of epochs, each with a phase. Plain methods run every epoch in
+the `joint` phase, training the student (and their own parameters). ASIB also has the
+CCCP phases `A` (synergy, and the teachers under T-Adapt) and `B` (student), and plans
+the teachers' freeze level per stage. The loop asks the method for that plan and for
+which parts train in each phase, and nothing else about the method's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from torch import Tensor, nn
+
+from asib_sweeps.config import RunConfig
+from asib_sweeps.models.interface import ModelOutput, ZooModel
+
+Phase = Literal["joint", "A", "B"]
+Part = Literal["student", "synergy", "teachers"]
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    epoch: int
+    """Global epoch index, 0-based."""
+    stage: int
+    phase: Phase
+    teacher_freeze_level: int = -1
+    """Partial-freezing level of the teachers in this epoch (-1 freezes nothing); only
+    read when the teachers train."""
+    student_freeze_level: int = -1
+    frozen_bn_trains: bool = True
+    """Whether BatchNorm affine parameters inside frozen blocks keep training."""
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a method may know about the run when it builds its own parts."""
+
+    config: RunConfig
+    num_classes: int
+    train_labels: Tensor
+    """Labels of the split the student trains on, indexed like the batches' indices."""
+    student: ZooModel
+    teachers: list[ZooModel]
+    student_probe: ModelOutput
+    """Outputs of the student on a 2-image probe batch: shapes for sizing heads."""
+    teacher_probes: list[ModelOutput]
+
+
+@dataclass(frozen=True)
+class StepInput:
+    student: ModelOutput
+    teachers: list[ModelOutput]
+    """Teacher outputs, logits of classes a teacher never saw already masked."""
+    labels: Tensor
+    indices: Tensor
+    """Positions of the batch's samples in the training split (CRD's memory)."""
+    plan: EpochPlan
+
+
+class DistillMethod(nn.Module):
+    """Base class; subclasses set `name`, implement `build` and `forward`."""
+
+    name: ClassVar[str]
+    uses_teachers: ClassVar[bool] = True
+
+    def build(self, context: MethodContext) -> None:
+        """Create the method's own parameters from the probe shapes (default: none)."""
+
+    def plan(self, epochs: int) -> list[EpochPlan]:
+        """The epoch sequence: by default `epochs` joint epochs in one stage."""
+        return [EpochPlan(epoch=e, stage=0, phase="joint") for e in range(epochs)]
+
+    def trained_parts(self, phase: Phase) -> frozenset[Part]:
+        """Which parts receive gradient steps in a phase (default: the student)."""
+        return frozenset({"student"})
+
+    def parameter_groups(self) -> dict[Part, list[nn.Parameter]]:
+        """The method's own trainable parameters, by the part they train with."""
+        own = [p for p in self.parameters() if p.requires_grad]
+        return {"student": own} if own else {}
+
+    def forward(self, step: StepInput) -> dict[str, Tensor]:  # noqa: D102
+        raise NotImplementedError
+
+    def eval_terms(self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor) -> dict[str, Tensor]:
+        """Per-sample values [B] the loop averages over a split (e.g. synergy accuracy)."""
+        return {}
+
+    def on_epoch_start(self, plan: EpochPlan) -> None:
+        """Hook before each epoch's first step (e.g. proximal anchors at stage starts)."""
+
+    def on_epoch_end(self, plan: EpochPlan, teachers: list[ZooModel]) -> dict[str, float]:
+        """Hook after each epoch; may return extra per-epoch metrics."""
+        return {}

@@ -1,0 +1,45 @@
+"""The ablation ladder (method.md section 4) as named config presets.
+
+Each rung turns on exactly one more of ASIB's four switches than the rung before it;
+`ce` and `avg_kd` are the reference points run beside the ladder. A preset only sets
+the method name and the switches, so every rung of a study shares all other values.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from asib_sweeps.config import ConfigError, RunConfig, build_config
+
+_SWITCHES = ("use_ib", "use_cccp", "use_tadapt", "use_pf")
+
+LADDER: MappingProxyType[str, tuple[bool, bool, bool, bool]] = MappingProxyType(
+    {
+        #            use_ib use_cccp use_tadapt use_pf
+        "baseline": (False, False, False, False),  # E2E, beta = 0, teachers fixed
+        "ib": (True, False, False, False),  # E2E with the information bottleneck
+        "cccp": (True, True, False, False),  # stage-wise A/B alternation
+        "tadapt": (True, True, True, False),  # teachers adapted, all blocks trainable
+        "full": (True, True, True, True),  # + progressive partial freezing
+    }
+)
+"""Rung name -> the values of (use_ib, use_cccp, use_tadapt, use_pf), in ladder order."""
+
+REFERENCES: tuple[str, ...] = ("ce", "avg_kd")
+"""Methods run beside the ladder; their presets only set method.name."""
+
+RUNGS: tuple[str, ...] = tuple(LADDER)
+PRESETS: tuple[str, ...] = RUNGS + REFERENCES
+
+
+def apply_preset(config: RunConfig, name: str) -> RunConfig:
+    """`config` with the method and switches of preset `name`; everything else unchanged."""
+    if name not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got preset={name!r}")
+    data = config.model_dump()
+    if name in REFERENCES:
+        data["method"]["name"] = name
+    else:
+        data["method"]["name"] = "asib"
+        data["method"]["asib"].update(zip(_SWITCHES, LADDER[name]))
+    return build_config(data)

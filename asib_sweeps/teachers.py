@@ -1,0 +1,122 @@
+"""Teacher fine-tuning and the teacher cache.
+
+A teacher is fully determined by its spec: architecture, pretrained start, class
+subset, seed, the data it learns from and the fine-tuning recipe. The cache key is a
+hash of exactly those fields, so a teacher is trained once and every sweep that needs
+the same spec reuses it; changing any of them (a different recipe, say) gives a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from asib_sweeps.config import MethodConfig, RunConfig
+from asib_sweeps.training.checkpoint import load_checkpoint, save_checkpoint
+from asib_sweeps.training.run import TrainingRun
+
+WEIGHTS_FILE = "weights.pt"
+META_FILE = "teacher.json"
+
+
+def finetune_config(config: RunConfig, teacher_index: int) -> RunConfig:
+    """The CE run that fine-tunes `config.teachers[teacher_index]` with the teacher recipe.
+
+    The teacher learns from the whole training split (never the student's label
+    subset), restricted to its class subset if it has one.
+    """
+    spec = config.teachers[teacher_index]
+    classes = spec.classes if spec.classes is not None else config.data.classes
+    data = config.data.model_copy(update={"student_train_size": None, "classes": classes})
+    return RunConfig.model_validate(
+        {
+            **config.model_dump(),
+            "data": data.model_dump(),
+            "teachers": [],
+            "student": spec.model_dump(),
+            "method": MethodConfig(name="ce").model_dump(),
+            "optim": config.teacher_recipe.optim.model_dump(),
+            "epochs": config.teacher_recipe.epochs,
+            "seed": spec.seed,
+        }
+    )
+
+
+def teacher_key(config: RunConfig, teacher_index: int) -> str:
+    """A readable, stable key: `<arch>-<dataset>-<hash of the teacher's whole spec>`."""
+    identity = teacher_identity(config, teacher_index)
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{identity['arch']}-{identity['data']['dataset']}-{digest}"
+
+
+def teacher_identity(config: RunConfig, teacher_index: int) -> dict[str, Any]:
+    """Exactly the fields that decide what a fine-tuned teacher is."""
+    run = finetune_config(config, teacher_index)
+    data = run.data.model_dump(exclude={"download", "eval_batch_size", "student_train_size"})
+    if data["dataset"] != "digits":
+        data.pop("test_fraction")
+    return {
+        "arch": run.student.arch,
+        "pretrained": run.student.pretrained,
+        "pretrained_path": run.student.pretrained_path,
+        "seed": run.seed,
+        "data": data,
+        "recipe": config.teacher_recipe.model_dump(),
+    }
+
+
+class TeacherCache:
+    """Fine-tuned teachers on disk: `<root>/<key>/weights.pt` and `teacher.json`."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def has(self, key: str) -> bool:
+        return (self.root / key / WEIGHTS_FILE).is_file() and (self.root / key / META_FILE).is_file()
+
+    def load(self, key: str) -> dict[str, Tensor]:
+        if not self.has(key):
+            raise KeyError(f"teacher {key!r} is not in the cache at {self.root}")
+        return load_checkpoint(self.root / key / WEIGHTS_FILE)
+
+    def metadata(self, key: str) -> dict[str, Any]:
+        return json.loads((self.root / key / META_FILE).read_text())
+
+    def store(self, key: str, state_dict: dict[str, Tensor], *, metrics: dict[str, Any], spec: dict[str, Any]) -> None:
+        """Write weights and metadata into a temp folder, then move it into place.
+
+        A concurrent writer of the same key (two trials resolving one teacher) loses
+        the race harmlessly: both wrote the same spec's teacher.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{key}."))
+        try:
+            save_checkpoint(state_dict, staging / WEIGHTS_FILE)
+            (staging / META_FILE).write_text(json.dumps({"key": key, "spec": spec, "metrics": metrics}, indent=2))
+            try:
+                os.replace(staging, self.root / key)
+            except OSError:
+                if not self.has(key):
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def fine_tune_teacher(config: RunConfig, teacher_index: int, cache: TeacherCache) -> str:
+    """Fine-tune one teacher in this process (no Ray), keep its best-validation weights."""
+    key = teacher_key(config, teacher_index)
+    if cache.has(key):
+        return key
+    run = TrainingRun.create(finetune_config(config, teacher_index), keep_best_weights=True)
+    while not run.finished:
+        run.run_epoch()
+    best_state = run.best_student_state if run.best_student_state is not None else run.student.state_dict()
+    cache.store(key, best_state, metrics=run.summary(), spec=teacher_identity(config, teacher_index))
+    return key

@@ -1,0 +1,38 @@
+"""Shared fixtures: small digits configs and fine-tuned tiny teachers, made once per session."""
+
+from __future__ import annotations
+
+import pytest
+from torch import Tensor
+
+from asib_sweeps.config import RunConfig, apply_overrides, default_config
+from asib_sweeps.teachers import TeacherCache, fine_tune_teacher, teacher_key
+
+METRICS_THAT_VARY_RUN_TO_RUN = {"epoch_time_s", "peak_memory_mb"}
+
+
+def small_digits_config(*overrides: str) -> RunConfig:
+    """The digits default shrunk to a few epochs: the shape of a real run, in seconds."""
+    return apply_overrides(
+        default_config("digits"),
+        ["epochs=4", "method.asib.stages=2", "teacher_recipe.epochs=3", "data.student_train_size=200", *overrides],
+    )
+
+
+def comparable(history: list[dict]) -> list[dict]:
+    """Per-epoch metrics without the wall-clock and memory readings."""
+    return [{k: v for k, v in row.items() if k not in METRICS_THAT_VARY_RUN_TO_RUN} for row in history]
+
+
+def teacher_states(config: RunConfig, cache: TeacherCache) -> list[dict[str, Tensor]]:
+    return [cache.load(teacher_key(config, index)) for index in range(len(config.teachers))]
+
+
+@pytest.fixture(scope="session")
+def teacher_cache(tmp_path_factory: pytest.TempPathFactory) -> TeacherCache:
+    """The two default digits teachers, fine-tuned briefly once for the whole session."""
+    cache = TeacherCache(tmp_path_factory.mktemp("teachers"))
+    config = small_digits_config()
+    for index in range(len(config.teachers)):
+        fine_tune_teacher(config, index, cache)
+    return cache

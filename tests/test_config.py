@@ -1,0 +1,76 @@
+"""The typed config: defaults validate, overrides are typed, bad values name key, value and rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from asib_sweeps.config import ConfigError, apply_overrides, build_config, default_config, flatten, load_yaml
+
+
+@pytest.mark.parametrize("dataset", ["digits", "cifar100", "imagenet32", "folder"])
+def test_defaults_validate(dataset: str) -> None:
+    config = default_config(dataset)
+    assert config.data.dataset == dataset
+    assert build_config(config.model_dump()) == config
+
+
+def test_override_by_dotted_key_is_typed() -> None:
+    config = apply_overrides(default_config(), ["optim.lr=0.01", "teachers.1.arch=tiny_cnn", "data.classes=[1, 2, 3]"])
+    assert config.optim.lr == 0.01
+    assert config.teachers[1].arch == "tiny_cnn"
+    assert config.data.classes == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("optim.lrr=0.1", "unknown config key 'optim.lrr'; allowed here: "),
+        ("optim.lr=-1", "optim.lr=-1: Input should be greater than 0"),
+        ("optim.lr=fast", "optim.lr='fast': Input should be a valid number"),
+        ("epochs=1.5", "epochs=1.5: Input should be a valid integer"),
+        ("optim.name=adam", "optim.name='adam': Input should be 'sgd' or 'adamw'"),
+        ("method.asib.beta=-0.1", "method.asib.beta=-0.1: Input should be greater than or equal to 0"),
+        ("teachers.5.arch=tiny_cnn", "teachers.5: index must be 0..1"),
+        ("student.arch=resnet9000", "arch must be one of"),
+        ("device=tpu", "device='tpu'"),
+        ("optim", "--set expects KEY=VALUE"),
+    ],
+)
+def test_bad_overrides_name_key_value_and_rule(override: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(default_config(), [override])
+    assert expected in str(caught.value)
+
+
+def test_unknown_key_in_a_file_lists_allowed_keys(tmp_path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("optim:\n  learning_rate: 0.1\n")
+    data = default_config().model_dump()
+    data["optim"].update(load_yaml(path)["optim"])
+    with pytest.raises(ConfigError) as caught:
+        build_config(data)
+    assert "unknown config key 'optim.learning_rate'" in str(caught.value)
+    assert "lr" in str(caught.value) and "momentum" in str(caught.value)
+
+
+def test_yaml_is_read_with_safe_load(tmp_path) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text("!!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(Exception, match="could not determine a constructor"):
+        load_yaml(path)
+
+
+def test_cross_field_rules() -> None:
+    with pytest.raises(ConfigError, match="epochs must be a multiple of method.asib.stages"):
+        apply_overrides(default_config(), ["epochs=10", "method.asib.stages=4"])
+    with pytest.raises(ConfigError, match="use_tadapt needs use_cccp"):
+        apply_overrides(default_config(), ["method.asib.use_cccp=false"])
+    with pytest.raises(ConfigError, match="teachers must list at least one model"):
+        apply_overrides(default_config(), ["teachers=[]", "method.name=kd"])
+
+
+def test_flatten_gives_dotted_keys() -> None:
+    flat = flatten(default_config())
+    assert flat["optim.lr"] == 0.05
+    assert flat["teachers.0.arch"] == "tiny_resnet"
+    assert flat["method.asib.use_ib"] is True
