@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +118,7 @@ def _read_trial_states(experiment_dir: Path) -> dict[str, dict[str, Any]]:
     path = newest_state_file(experiment_dir)
     if path is None:
         return {}
-    state = json.loads(path.read_text())
+    state = _read_json_file(path)
     trials = {}
     for entry in state["trial_data"]:
         trial_state = json.loads(entry[0])
@@ -126,23 +127,37 @@ def _read_trial_states(experiment_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def _read_trial(
-    trial_id: str, folder: Path | None, fallback_params: Mapping[str, Any], status: str | None, experiment_dir: Path
+    trial_id: str, folder: Path | None, state_params: Mapping[str, Any], status: str | None, experiment_dir: Path
 ) -> TrialFiles:
-    has_folder = folder is not None and folder.is_dir()
-    params_path = folder / PARAMS_FILE if folder is not None else None
-    params = json.loads(params_path.read_text()) if params_path is not None and params_path.is_file() else fallback_params
-    result_path = folder / RESULT_FILE if folder is not None else None
-    reports = _read_reports(result_path) if result_path is not None and result_path.is_file() else []
-    error_path = folder / ERROR_FILE if folder is not None else None
-    failures = _split_failures(error_path.read_text()) if error_path is not None and error_path.is_file() else []
+    if folder is None or not folder.is_dir():  # a pending trial: only the state file knows it
+        return TrialFiles(trial_id, state_params, status, reports=[], failures=[], trial_dir=None)
+    params_path, result_path, error_path = folder / PARAMS_FILE, folder / RESULT_FILE, folder / ERROR_FILE
     return TrialFiles(
         trial_id=trial_id,
-        params=params,
+        params=_read_json_file(params_path) if params_path.is_file() else state_params,
         recorded_status=status,
-        reports=reports,
-        failures=failures,
-        trial_dir=folder.relative_to(experiment_dir).as_posix() if has_folder and folder is not None else None,
+        reports=_read_reports(result_path) if result_path.is_file() else [],
+        failures=_split_failures(error_path.read_text()) if error_path.is_file() else [],
+        trial_dir=folder.relative_to(experiment_dir).as_posix(),
     )
+
+
+def _read_json_file(path: Path, *, attempts: int = 5, pause_s: float = 0.1) -> Any:
+    """Parse a JSON file the driver may be rewriting right now.
+
+    Tune writes params.json and the state file in place (not atomically), so a reader
+    during a live sweep can catch one half written; a short retry sees the finished
+    file. A file still unreadable after that is broken, and the error says which.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            time.sleep(pause_s)  # retried; the last attempt below reports the failure
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error.msg} at line {error.lineno})") from error
 
 
 def _read_reports(path: Path) -> list[dict[str, Any]]:

@@ -41,5 +41,5 @@ def apply_preset(config: RunConfig, name: str) -> RunConfig:
         data["method"]["name"] = name
     else:
         data["method"]["name"] = "asib"
-        data["method"]["asib"].update(zip(_SWITCHES, LADDER[name]))
+        data["method"]["asib"].update(zip(_SWITCHES, LADDER[name], strict=True))
     return build_config(data)

@@ -8,7 +8,7 @@ from torch import Tensor
 from asib_sweeps.config import RunConfig, apply_overrides, default_config
 from asib_sweeps.teachers import TeacherCache, fine_tune_teacher, teacher_key
 
-METRICS_THAT_VARY_RUN_TO_RUN = {"epoch_time_s", "peak_memory_mb"}
+METRICS_THAT_VARY_RUN_TO_RUN = {"epoch_time_s", "eval_time_s", "peak_memory_mb"}
 
 
 def small_digits_config(*overrides: str) -> RunConfig:

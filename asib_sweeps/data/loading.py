@@ -28,11 +28,13 @@ _DOWNLOADABLE = ("cifar100",)
 
 
 def load_data(config: DataConfig) -> DataBundle:
+    """Read `config.dataset` and split it; the same config always gives the same bundle."""
     source = _read_source(config)
-    train, test = _resized(source.train, config.image_size), _resized(source.test, config.image_size)
+    train, test = source.train, source.test
     if config.classes is not None:
         check_classes(config.classes, source.num_classes)
         train, test = keep_classes(train, config.classes), keep_classes(test, config.classes)
+    train, test = _resized(train, config.image_size), _resized(test, config.image_size)
     train, val = stratified_split(train, config.val_fraction, seed=config.split_seed, key="data.val_fraction")
     mean, std = channel_stats(train.images)
     return DataBundle(

@@ -43,27 +43,18 @@ def train_batches(
     if crop_padding < 0:
         raise ValueError(f"crop_padding must be >= 0, got crop_padding={crop_padding}")
     device = split.images.device
-    count, height, width = len(split), split.images.shape[-2], split.images.shape[-1]
+    count = len(split)
     generator = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
     order = torch.randperm(count, generator=generator).to(device)
     offsets = torch.randint(0, 2 * crop_padding + 1, (count, 2), generator=generator).to(device)
     flipped = (torch.rand(count, generator=generator) < 0.5).to(device) if flip else None
     scale, shift = _normaliser(mean, std, device)
-    rows = torch.arange(height, device=device)
-    columns = torch.arange(width, device=device)
     for start in range(0, count, batch_size):
-        index = order[start : start + batch_size]
+        window = slice(start, start + batch_size)
+        index = order[window]
         images = split.images[index]
-        if crop_padding:
-            images = F.pad(images, (crop_padding,) * 4)
-        # One gather does crop and flip: row/column numbers per sample into the padded batch.
-        row_index = offsets[start : start + batch_size, :1] + rows
-        column_index = offsets[start : start + batch_size, 1:] + columns
-        if flipped is not None:
-            column_index = torch.where(flipped[start : start + batch_size, None], column_index.flip(1), column_index)
-        batch = torch.arange(len(index), device=device)[:, None, None, None]
-        channel = torch.arange(images.shape[1], device=device)[None, :, None, None]
-        images = images[batch, channel, row_index[:, None, :, None], column_index[:, None, None, :]]
+        if crop_padding or flip:
+            images = _crop_and_flip(images, crop_padding, offsets[window], None if flipped is None else flipped[window])
         yield images.float() * scale - shift, split.labels[index], index
 
 
@@ -76,6 +67,22 @@ def eval_batches(
     for start in range(0, len(split), batch_size):
         images = split.images[start : start + batch_size]
         yield images.float() * scale - shift, split.labels[start : start + batch_size]
+
+
+def _crop_and_flip(images: Tensor, padding: int, offsets: Tensor, flipped: Tensor | None) -> Tensor:
+    """Per sample, the HxW window at (row, column) `offsets` of the zero-padded image, mirrored where `flipped`.
+
+    Two gathers (rows, then columns) do crop and flip at once: the column numbers of a
+    flipped sample's window are simply taken in reverse.
+    """
+    size, channels, height, width = images.shape
+    padded = F.pad(images, (padding,) * 4) if padding else images
+    rows = offsets[:, :1] + torch.arange(height, device=images.device)
+    columns = offsets[:, 1:] + torch.arange(width, device=images.device)
+    if flipped is not None:
+        columns = torch.where(flipped[:, None], columns.flip(1), columns)
+    padded = padded.gather(2, rows[:, None, :, None].expand(size, channels, height, padded.shape[3]))
+    return padded.gather(3, columns[:, None, None, :].expand(size, channels, height, width))
 
 
 def _normaliser(mean: Sequence[float], std: Sequence[float], device: torch.device) -> tuple[Tensor, Tensor]:

@@ -24,18 +24,21 @@ def stratified_split(split: Split, fraction: float, *, seed: int, key: str) -> t
     """
     try:
         kept, held_out = train_test_split(
-            np.arange(len(split)), test_size=fraction, stratify=split.labels.numpy(), random_state=seed
+            np.arange(len(split)), test_size=fraction, stratify=split.labels.cpu().numpy(), random_state=seed
         )
     except ValueError as error:
         raise DataError(
             f"cannot hold out {key}={fraction} of {len(split)} images stratified by class "
             f"({_class_count(split)} classes): {error}"
         ) from error
-    return split.select(_sorted_index(kept)), split.select(_sorted_index(held_out))
+    return split.select(_sorted_index(kept, split)), split.select(_sorted_index(held_out, split))
 
 
 def student_subset(split: Split, size: int, *, seed: int) -> Split:
-    """A seeded, stratified subset of `size` images (data.student_train_size), in source order."""
+    """A seeded, stratified subset of `size` images (data.student_train_size), in source order.
+
+    Works where the split lies (CPU or device); the subset is the same either way.
+    """
     if size > len(split):
         raise DataError(
             f"data.student_train_size must be at most the {len(split)} training images left after the "
@@ -45,19 +48,19 @@ def student_subset(split: Split, size: int, *, seed: int) -> Split:
         return split
     try:
         subset, _ = train_test_split(
-            np.arange(len(split)), train_size=size, stratify=split.labels.numpy(), random_state=seed
+            np.arange(len(split)), train_size=size, stratify=split.labels.cpu().numpy(), random_state=seed
         )
     except ValueError as error:
         raise DataError(
             f"cannot draw data.student_train_size={size} images stratified over {_class_count(split)} classes "
             f"from {len(split)}: {error}"
         ) from error
-    return split.select(_sorted_index(subset))
+    return split.select(_sorted_index(subset, split))
 
 
 def keep_classes(split: Split, classes: Sequence[int]) -> Split:
     """Only the images of `classes`; labels keep their original indices."""
-    mask = torch.isin(split.labels, torch.tensor(list(classes), dtype=split.labels.dtype))
+    mask = torch.isin(split.labels, torch.tensor(list(classes), dtype=split.labels.dtype, device=split.labels.device))
     return split.select(mask.nonzero().squeeze(1))
 
 
@@ -75,8 +78,9 @@ def check_classes(classes: Sequence[int], num_classes: int) -> None:
         raise DataError(f"data.classes must not repeat a class; got data.classes={list(classes)}")
 
 
-def _sorted_index(index: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.sort(index))
+def _sorted_index(index: np.ndarray, split: Split) -> torch.Tensor:
+    """scikit-learn's (shuffled, CPU) positions, sorted, on the split's device."""
+    return torch.from_numpy(np.sort(index)).to(split.labels.device)
 
 
 def _class_count(split: Split) -> int:

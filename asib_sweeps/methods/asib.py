@@ -12,6 +12,9 @@ L_stu. The four ablation switches each change what trains:
 - use_pf: the plan's freeze levels follow progressive unfreezing (the loop applies them
   with `asib_sweeps.freezing`).
 
+`stages`, `a_epochs` and `cccp_prox` describe the CCCP mode and are read only when
+use_cccp is on (a study shares one config across the rungs, E2E ones included).
+
 Gradient isolation is done here, not left to the loop: inside L_syn the student's
 feature and logits are detached ("student held fixed"), inside L_stu the synergy's
 outputs are detached, and in B-phases the synergy runs without autograd altogether.
@@ -122,7 +125,9 @@ class ASIB(DistillMethod):
                 "head": synergy_head(s.mbm_dim, context.num_classes, s.synergy_dropout),
             }
         )
-        self.register_buffer("label_entropy", label_entropy(context.train_labels, context.num_classes), persistent=False)
+        self.register_buffer(
+            "label_entropy", label_entropy(context.train_labels, context.num_classes), persistent=False
+        )
         self.register_buffer(
             "teacher_seen", seen_class_masks(self.teacher_classes, context.num_classes), persistent=False
         )
@@ -215,6 +220,10 @@ class ASIB(DistillMethod):
             self.prox_anchor.copy_from(self.synergy)
             self.prox_anchor_stage.fill_(plan.stage)
 
+    def on_epoch_end(self, plan: EpochPlan, teachers: list[ZooModel]) -> dict[str, float]:
+        """The epoch's beta(e), logged beside the loss terms (0 with use_ib off)."""
+        return {"beta": self.current_beta(plan.epoch)}
+
     # ---------------------------------------------------------------- losses
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
@@ -265,7 +274,7 @@ class ASIB(DistillMethod):
         those samples would only push it towards classes it cannot predict.
         """
         total = labels.new_zeros((), dtype=teachers[0].logits.dtype)
-        for seen, output in zip(self.teacher_seen, teachers):
+        for seen, output in zip(self.teacher_seen, teachers, strict=True):
             keep = seen[labels]
             ce_sum = F.cross_entropy(output.logits[keep], labels[keep], reduction="sum")
             total = total + ce_sum / keep.sum().clamp_min(1)
@@ -275,7 +284,10 @@ class ASIB(DistillMethod):
         """sum_k ||theta_k - theta_k^0||^2 over every teacher parameter."""
         assert self.teacher_anchors is not None
         return torch.stack(
-            [anchor.squared_distance(teacher) for anchor, teacher in zip(self.teacher_anchors, self._teachers)]
+            [
+                anchor.squared_distance(teacher)
+                for anchor, teacher in zip(self.teacher_anchors, self._teachers, strict=True)
+            ]
         ).sum()
 
     def _student_terms(self, step: StepInput, code: BottleneckCode, synergy_logits: Tensor) -> dict[str, Tensor]:

@@ -29,8 +29,8 @@ def attention_map(energy: Tensor) -> Tensor:
 
 
 def spatial_energy(feature: Tensor) -> Tensor:
-    """The channel mean of F^2 [B, H, W], in float32 so that squaring and normalising under bf16 autocast keep precision."""
-    return feature.float().pow(2).mean(dim=1)
+    """The channel mean of F^2 [B, H, W], in at least float32: bf16 (autocast) loses the small energies."""
+    return feature.to(torch.promote_types(feature.dtype, torch.float32)).pow(2).mean(dim=1)
 
 
 def attention_loss(student_feature: Tensor, teacher_feature: Tensor) -> Tensor:

@@ -23,8 +23,13 @@ from asib_sweeps.methods.registry import register_method
 
 
 def average_soft_targets(teacher_logits: list[Tensor], tau: float) -> Tensor:
-    """mean_k softmax(z_k / tau): the teachers' averaged softened distribution [B, C]."""
-    return torch.stack([F.softmax(logits / tau, dim=1) for logits in teacher_logits]).mean(dim=0)
+    """mean_k softmax(z_k / tau): the teachers' averaged softened distribution [B, C].
+
+    Computed in at least float32: bf16 logits (autocast) would round the small
+    probabilities that carry KD's "dark knowledge".
+    """
+    dtype = torch.promote_types(teacher_logits[0].dtype, torch.float32)
+    return torch.stack([F.softmax(logits.to(dtype) / tau, dim=1) for logits in teacher_logits]).mean(dim=0)
 
 
 @register_method
@@ -40,5 +45,5 @@ class AverageKnowledgeDistillation(DistillMethod):
         target = average_soft_targets([t.logits.detach() for t in step.teachers], self.settings.tau)
         return {
             "ce": self.settings.w_ce * F.cross_entropy(student_logits, step.labels),
-            "kd": self.settings.w_kd * soft_kl_to_probs(target, student_logits, self.settings.tau),
+            "kd": self.settings.w_kd * soft_kl_to_probs(target, student_logits.to(target.dtype), self.settings.tau),
         }

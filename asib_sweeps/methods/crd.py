@@ -100,7 +100,9 @@ class ContrastPair(nn.Module):
         self.student_bank = MemoryBank(data_size, settings.feat_dim, device)
         self.teacher_bank = MemoryBank(data_size, settings.feat_dim, device)
 
-    def forward(self, student_pooled: Tensor, teacher_pooled: Tensor, candidates: Tensor, settings: CRDConfig) -> Tensor:
+    def forward(
+        self, student_pooled: Tensor, teacher_pooled: Tensor, candidates: Tensor, settings: CRDConfig
+    ) -> Tensor:
         """NCE_s + NCE_t for a batch; updates both banks at the batch's indices (candidates[:, 0])."""
         student = self.student_head(student_pooled)
         teacher = self.teacher_head(teacher_pooled)

@@ -40,8 +40,9 @@ class DecoupledKL(NamedTuple):
 def decoupled_kl(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor, tau: float) -> DecoupledKL:
     """TCKD, NCKD and p_T,t per sample, for tau-softened distributions."""
     target = F.one_hot(labels, student_logits.shape[1]).bool()
-    log_s_target, log_s_rest, log_s_nontarget = _split_log_probs(student_logits.float() / tau, target)
-    log_t_target, log_t_rest, log_t_nontarget = _split_log_probs(teacher_logits.float() / tau, target)
+    dtype = torch.promote_types(student_logits.dtype, torch.float32)  # bf16 logits are computed in float32
+    log_s_target, log_s_rest, log_s_nontarget = _split_log_probs(student_logits.to(dtype) / tau, target)
+    log_t_target, log_t_rest, log_t_nontarget = _split_log_probs(teacher_logits.to(dtype) / tau, target)
     t_target = log_t_target.exp()
     tckd = t_target * (log_t_target - log_s_target) + log_t_rest.exp() * (log_t_rest - log_s_rest)
     nckd = (log_t_nontarget.exp() * (log_t_nontarget - log_s_nontarget)).masked_fill(target, 0.0).sum(dim=1)

@@ -41,7 +41,9 @@ def build_regressor(student_shape: Sequence[int], teacher_shape: Sequence[int]) 
     size, target = (student_size[0], student_size[1]), (teacher_size[0], teacher_size[1])
     growing = any(s < t for s, t in zip(size, target))
     shrinking = any(s > t for s, t in zip(size, target))
-    problem = f"fitnet regressor cannot map a student map {tuple(student_shape)} to a teacher map {tuple(teacher_shape)}"
+    problem = (
+        f"fitnet regressor cannot map a student map {tuple(student_shape)} to a teacher map {tuple(teacher_shape)}"
+    )
     if growing and shrinking:
         raise ValueError(f"{problem}: one spatial size is larger and the other smaller")
     blocks: list[nn.Module] = []

@@ -97,7 +97,10 @@ class IBMBM(nn.Module):
             raise ValueError(f"expected {self.num_teachers} teacher features, got {len(teacher_features)}")
         query = self.query_norm(self.query_proj(self.student_adapter(student_feature))).unsqueeze(1)
         tokens = torch.stack(
-            [self.key_value_norm(self.key_value_proj(a(h))) for a, h in zip(self.teacher_adapters, teacher_features)],
+            [
+                self.key_value_norm(self.key_value_proj(a(h)))
+                for a, h in zip(self.teacher_adapters, teacher_features, strict=True)
+            ],
             dim=1,
         )
         attended, _ = self.attention(query, tokens, tokens, need_weights=False)

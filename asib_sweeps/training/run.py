@@ -213,8 +213,6 @@ class TrainingRun:
         self._configure(plan, parts)
         self.method.on_epoch_start(plan)
         reset_peak_memory(self.device)
-        started = time.perf_counter()
-
         metrics: dict[str, Any] = {
             "epoch": plan.epoch,
             "stage": plan.stage,
@@ -228,17 +226,17 @@ class TrainingRun:
             before = self._measure_teacher_accuracies()
             metrics.update({f"{key}_before": value for key, value in before.items()})
             self._teacher_accuracy_stale = True
+        started = time.perf_counter()
         metrics.update(self._train_one_epoch(plan, parts))
         for part in parts:
             if part in self.schedulers:
                 self.schedulers[part].step()
-        metrics.update(self.method.on_epoch_end(plan, self.teachers))
         metrics["epoch_time_s"] = time.perf_counter() - started
+        metrics.update(self.method.on_epoch_end(plan, self.teachers))
+        evaluation_started = time.perf_counter()
         metrics.update(self._evaluate())
+        metrics["eval_time_s"] = time.perf_counter() - evaluation_started
         metrics["peak_memory_mb"] = peak_memory_mb(self.device)
-        current_beta = getattr(self.method, "current_beta", None)
-        if current_beta is not None:
-            metrics["beta"] = float(current_beta(plan.epoch))
         self._record(metrics)
         return metrics
 

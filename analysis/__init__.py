@@ -1,0 +1,6 @@
+"""Reading sweep results and analysing them.
+
+`analysis.results` turns a Tune experiment folder into the two Parquet tables of the
+results contract (docs/results.md) and reads them back; the analyses are pure
+functions from those tables to tidy tables.
+"""

@@ -1,0 +1,1 @@
+"""Console scripts: asib-sweep (launch a study) and asib-report (read its results)."""

@@ -1,0 +1,259 @@
+"""Run a planned sweep on Ray Tune: missing teachers first, then the study's own trials.
+
+Layout under `<results>/<name>/`:
+
+    tune/finetune/          Tune experiment of the teachers this sweep fine-tuned
+    tune/<study>/           Tune experiment of the study's trials
+    trials.parquet, epochs.parquet            the study's tables
+    finetune/trials.parquet, epochs.parquet   the teacher fine-tunings' tables
+
+Teachers live in the shared cache (`<results>/teachers` by default), so later sweeps
+reuse them. Each experiment retries failed trials from their last checkpoint
+(FailureConfig), saves its state as it goes and, with `resume`, is restored from that
+state (finished trials are not rerun, errored ones continue from their checkpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ray import tune
+
+from analysis.results import ResultTables, write_results
+from analysis.summary import arm_summary
+from asib_sweeps.cli.results_callback import ResultTablesCallback
+from asib_sweeps.teachers import TeacherCache
+from search_spaces import Study, StudyOptions, Trial, TunePlan
+from search_spaces.finetune import teacher_trials
+from search_spaces.study import grid_plan
+from trainables import distill, finetune
+
+FINETUNE_EXPERIMENT = "finetune"
+CHECKPOINTS_KEPT = 2
+PROGRESS_METRICS = {"epoch": "epoch", "phase": "phase", "val_acc": "val_acc", "test_acc": "test_acc"}
+PROGRESS_EVERY_S = 15
+EXIT_OK, EXIT_TRIALS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+Trainable = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Everything the runner needs, validated by the CLI before Ray starts."""
+
+    study: Study
+    options: StudyOptions
+    trials: list[Trial]
+    results_dir: Path
+    name: str
+    teacher_cache: Path
+    cpus_per_trial: float
+    gpus_per_trial: float
+    max_concurrent: int | None
+    max_failures: int
+    checkpoint_every: int
+    resume: bool
+
+    @property
+    def sweep_dir(self) -> Path:
+        return self.results_dir / self.name
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.sweep_dir / "tune"
+
+
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    tables: ResultTables | None
+    """None when the experiment had no trials to run."""
+    interrupted: bool
+    failed: int
+
+
+def code_revision() -> str:
+    """`git rev-parse HEAD` of the checkout this code runs from, or "unknown" outside git."""
+    completed = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, check=False
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else "unknown"
+
+
+def experiment_constants(settings: SweepSettings, *, study: str) -> dict[str, Any]:
+    """Params every trial of an experiment carries besides its own fields."""
+    return {
+        "study": study,
+        "code_revision": code_revision(),
+        "teacher_cache": str(settings.teacher_cache.resolve()),
+        "checkpoint_every": settings.checkpoint_every,
+    }
+
+
+def run_experiment(
+    *,
+    name: str,
+    study: str,
+    trainable: Trainable,
+    plan: TunePlan,
+    expected_trials: int,
+    settings: SweepSettings,
+    out_dir: Path,
+) -> ExperimentOutcome:
+    """Fit (or, with settings.resume, restore and finish) one Tune experiment and write its tables.
+
+    Whether it finished is read from the tables (Tune's saved state), not from the
+    ResultGrid: after a stop signal Tune's in-memory statuses no longer say which
+    trials were cut short.
+    """
+    experiment_dir = settings.storage_dir / name
+    resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
+    with_resources = tune.with_resources(trainable, {k: v for k, v in resources.items() if v})
+    if settings.resume and tune.Tuner.can_restore(str(experiment_dir)):
+        print(f"resuming {experiment_dir}")
+        tuner = tune.Tuner.restore(str(experiment_dir), with_resources, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            with_resources,
+            param_space=plan.param_space,
+            tune_config=tune.TuneConfig(
+                metric=plan.metric,
+                mode=plan.mode,
+                search_alg=plan.search_alg,
+                scheduler=plan.scheduler,
+                num_samples=plan.num_samples,
+                max_concurrent_trials=settings.max_concurrent,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=str(settings.storage_dir.resolve()),
+                failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+                callbacks=[ResultTablesCallback(experiment_dir.resolve(), out_dir.resolve(), study=study)],
+                progress_reporter=progress_reporter(plan),
+                verbose=1,
+            ),
+        )
+    # Tune's default console output prints every trial's whole config; the classic
+    # reporter shows one compact status table (trial, variant, epoch, accuracies).
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    # Checkpointing every epoch of second-long epochs makes Tune save its state often
+    # (it must, to stay consistent with checkpoint deletion); benchmarks/sweep_overhead.py
+    # measures that cost, so Tune's per-save warning about it is only noise here.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    tuner.fit()
+    tables = write_results(experiment_dir, out_dir, study=study)
+    statuses = tables.trials["status"]
+    ended = statuses.isin(["TERMINATED", "ERROR"])
+    return ExperimentOutcome(
+        tables=tables,
+        interrupted=len(statuses) < expected_trials or not ended.all(),
+        failed=int((statuses == "ERROR").sum()),
+    )
+
+
+def progress_reporter(plan: TunePlan) -> tune.CLIReporter:
+    """A status table: each trial's variant (or sampled beta), epoch and accuracies."""
+    columns = {"variant": "variant"} if "variant" in plan.param_space else {"config/method/asib/beta": "beta"}
+    return tune.CLIReporter(
+        parameter_columns=columns,
+        metric_columns=PROGRESS_METRICS,
+        max_report_frequency=PROGRESS_EVERY_S,
+        print_intermediate_tables=True,  # else decided by a global Tune verbosity a previous fit changed
+    )
+
+
+def resolve_teachers(settings: SweepSettings) -> ExperimentOutcome:
+    """Fine-tune, as parallel trials, the teachers the study's trials need that the cache lacks."""
+    needed = (
+        settings.trials
+        if settings.study.name == FINETUNE_EXPERIMENT
+        else teacher_trials(trial.config for trial in settings.trials)
+    )
+    cache = TeacherCache(settings.teacher_cache)
+    missing = [trial for trial in needed if not cache.has(trial.name)]
+    print(f"teachers: {len(missing)} to fine-tune, {len(needed) - len(missing)} cached in {settings.teacher_cache}")
+    if not missing:
+        return ExperimentOutcome(tables=None, interrupted=False, failed=0)
+    is_study = settings.study.name == FINETUNE_EXPERIMENT
+    plan = grid_plan(missing, settings.options, experiment_constants(settings, study=FINETUNE_EXPERIMENT))
+    outcome = run_experiment(
+        name=FINETUNE_EXPERIMENT,
+        study=FINETUNE_EXPERIMENT,
+        trainable=finetune,
+        plan=plan,
+        expected_trials=len(missing),
+        settings=settings,
+        out_dir=settings.sweep_dir if is_study else settings.sweep_dir / FINETUNE_EXPERIMENT,
+    )
+    still_missing = [trial.name for trial in needed if not cache.has(trial.name)]
+    if still_missing and not outcome.interrupted:
+        print(f"teachers that could not be fine-tuned: {', '.join(still_missing)}")
+    return outcome
+
+
+def run_sweep(settings: SweepSettings) -> int:
+    """Teachers, then (unless the study is `finetune`) the study's trials; returns the exit code."""
+    teachers = resolve_teachers(settings)
+    if teachers.interrupted:
+        return _stopped(settings)
+    if teachers.failed:
+        print(f"{teachers.failed} teacher fine-tuning trial(s) failed; the study's trials were not started")
+        return EXIT_TRIALS_FAILED
+    outcome = teachers
+    if settings.study.name != FINETUNE_EXPERIMENT:
+        plan = settings.study.tune_plan(
+            settings.trials, settings.options, experiment_constants(settings, study=settings.study.name)
+        )
+        outcome = run_experiment(
+            name=settings.study.name,
+            study=settings.study.name,
+            trainable=distill,
+            plan=plan,
+            expected_trials=len(settings.trials),
+            settings=settings,
+            out_dir=settings.sweep_dir,
+        )
+        if outcome.interrupted:
+            return _stopped(settings)
+    if outcome.tables is not None:
+        print(format_summary(outcome.tables.trials))
+    print(f"\nresults: {settings.sweep_dir}\nnext: asib-report {settings.sweep_dir}")
+    if outcome.failed:
+        print(
+            f"{outcome.failed} trial(s) failed for good; their rows in trials.parquet hold status ERROR and the error"
+        )
+        return EXIT_TRIALS_FAILED
+    return EXIT_OK
+
+
+def format_summary(trials: pd.DataFrame) -> str:
+    """Mean and std of the test accuracy per arm (per overlap too, where the study has one)."""
+    overlap = "param.overlap"
+    if overlap in trials.columns:
+        blocks = [
+            f"overlap {value} %:\n{_summary_text(arm_summary(group))}"
+            for value, group in trials.groupby(overlap, sort=True)
+        ]
+        return "\n".join(blocks)
+    return _summary_text(arm_summary(trials))
+
+
+def _summary_text(summary: pd.DataFrame) -> str:
+    if summary.empty:
+        return "no finished trials"
+    return summary.drop(columns="study").to_string(index=False, float_format=lambda value: f"{value:.4f}")
+
+
+def _stopped(settings: SweepSettings) -> int:
+    print(
+        f"\nstopped before the sweep finished; its state is saved in {settings.storage_dir}.\n"
+        f"continue with the same command and --resume"
+    )
+    return EXIT_INTERRUPTED

@@ -1,0 +1,78 @@
+"""Where a sweep's trials run: a private local Ray (the default) or a cluster joined by address.
+
+A local sweep always starts its own Ray with `address="local"`: a plain `ray.init()`
+attaches to whatever cluster `/tmp/ray/ray_current_cluster` names (someone else's, or
+a stale one after a hard kill). `--address` is the explicit way to join a cluster.
+If the calling process already has Ray initialised, that Ray is used and left running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import ray
+
+from cluster.dashboard import DASHBOARD_HOST, dashboard_available, restrict_token_file, set_auth_environment
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """The Ray this sweep runs on."""
+
+    address: str
+    dashboard_url: str | None
+    """host:port, or None without a dashboard."""
+    auth_mode: str
+    started_here: bool
+
+
+def prepare_environment() -> str:
+    """Environment Ray reads at start: no usage stats, an explicit auth mode (returned)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    return set_auth_environment()
+
+
+@contextmanager
+def ray_cluster(
+    *,
+    address: str | None = None,
+    dashboard: bool = True,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+) -> Iterator[RayCluster]:
+    """Start a private local Ray (or join `address`) for the duration of the block.
+
+    `dashboard` and the resource counts apply to a local Ray only; a joined cluster
+    has its own. The dashboard is started only when ray[default] is installed.
+    """
+    mode = prepare_environment()
+    # Ray's INFO lines (a "checkpoint created" per trial per epoch) would drown Tune's status table.
+    quiet = ray.LoggingConfig(log_level="WARNING")
+    if ray.is_initialized():
+        context = ray.get_runtime_context()
+        yield RayCluster(address=context.gcs_address, dashboard_url=None, auth_mode=mode, started_here=False)
+        return
+    if address is None:
+        info = ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            include_dashboard=dashboard and dashboard_available(),
+            dashboard_host=DASHBOARD_HOST,
+            logging_config=quiet,
+        )
+    else:
+        info = ray.init(address=address, logging_config=quiet)
+    restrict_token_file()
+    try:
+        yield RayCluster(
+            address=info.address_info["gcs_address"],
+            dashboard_url=info.dashboard_url or None,
+            auth_mode=mode,
+            started_here=True,
+        )
+    finally:
+        ray.shutdown()

@@ -1,0 +1,29 @@
+"""The ablation ladder (method.md section 4): five rungs and the ce / avg_kd references, x seeds."""
+
+from __future__ import annotations
+
+from asib_sweeps.config import RunConfig
+from asib_sweeps.presets import PRESETS, apply_preset
+from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
+
+ARMS: tuple[str, ...] = PRESETS
+"""baseline, ib, cccp, tadapt, full (the ladder), then ce and avg_kd."""
+
+
+def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
+    """Seed-major, so every arm has a finished seed early in the sweep."""
+    return [
+        Trial(name=f"{arm}-s{seed}", labels={"arm": arm, "seed": seed}, config=with_seed(apply_preset(base, arm), seed))
+        for seed in seed_values(base, options.seeds)
+        for arm in ARMS
+    ]
+
+
+STUDY = Study(
+    name="ablation",
+    summary="the ASIB ablation ladder (baseline, ib, cccp, tadapt, full) beside ce and avg_kd, x seeds",
+    trainable="distill",
+    options=("seeds",),
+    trials=trials,
+    tune_plan=grid_plan,
+)

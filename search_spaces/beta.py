@@ -1,0 +1,75 @@
+"""Sensitivity to the bottleneck weight (method.md section 6): beta log-uniform on the full rung.
+
+Optuna's TPE proposes `--samples` values of method.asib.beta in [1e-5, 1e-1], seeded by
+the run's seed; with `--asha`, ASHA stops trials whose val_acc lags at its rungs. The
+metric and mode are given once, to TuneConfig (Ray refuses them twice). With several
+trials at once Optuna's choices depend on which trials finish first, so the seed makes
+the proposals reproducible only when trials run one at a time (--max-concurrent 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from asib_sweeps.config import RunConfig
+from asib_sweeps.methods import create_method
+from asib_sweeps.presets import apply_preset
+from search_spaces.study import Sampled, Study, StudyOptions, Trial, TunePlan, trial_params
+
+ARM = "full"
+BETA_RANGE: tuple[float, float] = (1e-5, 1e-1)
+METRIC, MODE = "val_acc", "max"
+ASHA_REDUCTION_FACTOR = 2
+ASHA_GRACE_FRACTION = 0.25
+"""A trial runs at least this share of its epochs before ASHA may stop it."""
+
+
+def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
+    """The `samples` trials, with beta still to be chosen (config holds the base beta until then)."""
+    config = apply_preset(base, ARM)
+    beta = Sampled(f"loguniform({BETA_RANGE[0]:g}, {BETA_RANGE[1]:g}) by Optuna TPE")
+    return [
+        Trial(name=f"beta-{index}", labels={"arm": ARM, "seed": config.seed, "beta": beta}, config=config)
+        for index in range(options.samples)
+    ]
+
+
+def tune_plan(trials: list[Trial], options: StudyOptions, constants: Mapping[str, Any]) -> TunePlan:
+    template = trials[0]
+    params = trial_params(template, constants)
+    del params["beta"]  # the sampled value lives in the config, where the run reads it
+    params["config"]["method"]["asib"]["beta"] = tune.loguniform(*BETA_RANGE)
+    return TunePlan(
+        param_space=params,
+        num_samples=len(trials),
+        search_alg=OptunaSearch(seed=template.config.seed),
+        scheduler=asha(template.config) if options.asha else None,
+        metric=METRIC,
+        mode=MODE,
+    )
+
+
+def asha(config: RunConfig) -> ASHAScheduler:
+    """ASHA over the run's epochs (CCCP's A-phases included), one report per epoch."""
+    total_epochs = len(create_method(config).plan(config.epochs))
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=total_epochs,
+        grace_period=max(1, round(total_epochs * ASHA_GRACE_FRACTION)),
+        reduction_factor=ASHA_REDUCTION_FACTOR,
+    )
+
+
+STUDY = Study(
+    name="beta",
+    summary="beta of the full rung, log-uniform in [1e-5, 1e-1], proposed by Optuna (optionally ASHA)",
+    trainable="distill",
+    options=("samples", "asha"),
+    trials=trials,
+    tune_plan=tune_plan,
+)

@@ -1,0 +1,49 @@
+"""Teacher fine-tuning: one trial per distinct teacher spec the target study needs.
+
+The same trials resolve the teachers of every other study before its distillation
+trials start; `asib-sweep finetune --for STUDY` runs only this step. A trial's config
+is the CE run that trains the teacher (`finetune_config`), so its params.json shows what
+was trained; `teacher_key` and `teacher_spec` say where it goes in the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from asib_sweeps.config import RunConfig
+from asib_sweeps.teachers import finetune_config, teacher_identity
+from search_spaces.study import Study, StudyOptions, Trial, grid_plan, teacher_keys_used
+
+
+def teacher_trials(configs: Iterable[RunConfig]) -> list[Trial]:
+    """The distinct teachers `configs` distil from, in first-seen order."""
+    found: dict[str, Trial] = {}
+    for config in configs:
+        for index, key in enumerate(teacher_keys_used(config)):
+            if key in found:
+                continue
+            spec = config.teachers[index]
+            found[key] = Trial(
+                name=key,
+                labels={"arm": spec.arch, "seed": spec.seed, "teacher": key},
+                config=finetune_config(config, index),
+                extra={"teacher_key": key, "teacher_spec": teacher_identity(config, index)},
+            )
+    return list(found.values())
+
+
+def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
+    from search_spaces import get_study  # the registry imports this module
+
+    target = get_study(options.target)
+    return teacher_trials(trial.config for trial in target.trials(base, options))
+
+
+STUDY = Study(
+    name="finetune",
+    summary="fine-tune (with CE) the teachers a study needs, into the teacher cache",
+    trainable="finetune",
+    options=("target", "overlaps"),
+    trials=trials,
+    tune_plan=grid_plan,
+)

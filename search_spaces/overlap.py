@@ -1,0 +1,86 @@
+"""Class overlap between the teachers (method.md section 6): asib and avg_kd at each overlap, x seeds.
+
+At overlap p, a seeded permutation of the C classes is cut into a shared head of
+round(pC/100) classes (rounded half up) and a rest split as evenly as possible among
+the teachers (the first teachers get the extra class of an odd rest). Each teacher is
+fine-tuned on the shared classes plus its own part (ModelSpec.classes); the student
+learns all classes. The permutation is seeded by `data.split_seed`, not the trial
+seed, so the teachers of an overlap are shared by all student seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from torchvision.datasets.folder import find_classes
+
+from asib_sweeps.config import ConfigError, DataConfig, RunConfig, build_config
+from asib_sweeps.presets import apply_preset
+from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
+
+ARMS: tuple[str, ...] = ("asib", "avg_kd")
+_SOURCE_CLASS_COUNTS = {"digits": 10, "cifar100": 100, "imagenet32": 1000}
+
+
+def label_space(data: DataConfig) -> list[int]:
+    """The classes the run uses: `data.classes` if set, else every class of the source."""
+    if data.classes is not None:
+        return sorted(data.classes)
+    if data.dataset in _SOURCE_CLASS_COUNTS:
+        return list(range(_SOURCE_CLASS_COUNTS[data.dataset]))
+    if data.root is None:
+        raise ConfigError(f"data.root (--data-root) is required for data.dataset={data.dataset!r}; got data.root=None")
+    names, _ = find_classes(str(Path(data.root).expanduser() / "train"))  # as the folder source labels them
+    return list(range(len(names)))
+
+
+def split_classes(classes: list[int], percent: int, teachers: int, seed: int) -> list[list[int]]:
+    """Each teacher's class subset (sorted) at `percent` % overlap."""
+    if not 0 <= percent <= 100:
+        raise ConfigError(f"overlap must be in 0..100 %, got overlap={percent}")
+    order = np.random.default_rng(seed).permutation(np.asarray(classes))
+    shared_count = math.floor(percent * len(classes) / 100 + 0.5)
+    shared, rest = order[:shared_count], order[shared_count:]
+    return [sorted(int(c) for c in np.concatenate([shared, part])) for part in np.array_split(rest, teachers)]
+
+
+def overlap_config(base: RunConfig, percent: int) -> RunConfig:
+    """`base` with each teacher restricted to its subset; a subset that is every class stays None
+    (so the 100 % teachers are the very teachers of the other studies, and hit the cache)."""
+    if len(base.teachers) < 2:
+        raise ConfigError(f"the overlap study needs at least 2 teachers; got {len(base.teachers)}")
+    classes = label_space(base.data)
+    subsets = split_classes(classes, percent, len(base.teachers), base.data.split_seed)
+    data = base.model_dump()
+    for spec, subset in zip(data["teachers"], subsets):
+        spec["classes"] = None if subset == classes and base.data.classes is None else subset
+    return build_config(data)
+
+
+def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
+    out = []
+    for percent in options.overlaps:
+        at_overlap = overlap_config(base, percent)
+        arms = {"asib": apply_preset(at_overlap, "full"), "avg_kd": apply_preset(at_overlap, "avg_kd")}
+        for seed in seed_values(base, options.seeds):
+            for arm in ARMS:
+                out.append(
+                    Trial(
+                        name=f"p{percent}-{arm}-s{seed}",
+                        labels={"overlap": percent, "arm": arm, "seed": seed},
+                        config=with_seed(arms[arm], seed),
+                    )
+                )
+    return out
+
+
+STUDY = Study(
+    name="overlap",
+    summary="asib and avg_kd with teachers that share 0, 25, 50, 75 or 100 % of the classes, x seeds",
+    trainable="distill",
+    options=("seeds", "overlaps"),
+    trials=trials,
+    tune_plan=grid_plan,
+)

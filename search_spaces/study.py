@@ -1,0 +1,154 @@
+"""What a study is: its trials, and how they become a Tune param space.
+
+A study module only says which trials it wants (data); this module holds the few
+types they share and turns a list of trials into Tune's form. Grid studies (arm x
+seed, ...) become one `grid_search` axis, `variant`, over readable trial names, and
+every other field of a trial (arm, seed, the nested config, ...) is looked up from
+that name with `sample_from`, so each trial's `params.json` holds its identity and
+its full config as flat top-level keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ray import tune
+from ray.tune.schedulers import TrialScheduler
+from ray.tune.search import Searcher
+
+from asib_sweeps.config import RunConfig, build_config
+from asib_sweeps.methods import create_method
+from asib_sweeps.teachers import teacher_key
+
+OVERLAP_PERCENTS: tuple[int, ...] = (0, 25, 50, 75, 100)
+
+TrainableName = Literal["distill", "finetune"]
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """The per-study command-line options (each study reads only the ones it lists)."""
+
+    seeds: int = 3
+    """Number of student seeds: base seed, base seed + 1, ..."""
+    samples: int = 32
+    """Trials Optuna proposes (beta)."""
+    asha: bool = False
+    """ASHA early stopping on val_acc (beta)."""
+    overlaps: tuple[int, ...] = OVERLAP_PERCENTS
+    """Class-overlap percentages (overlap)."""
+    target: str = "ablation"
+    """The study whose teachers `finetune` trains."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a study: what identifies it and the run it trains."""
+
+    name: str
+    """Readable and unique within the study (`ib-s0`, `p25-asib-s1`); Tune's trial folders carry it."""
+    labels: Mapping[str, Any]
+    """Identifying values, printed by --dry-run and stored in params.json (arm, seed, ...)."""
+    config: RunConfig
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Other per-trial values the trainable needs (e.g. the teacher index of a fine-tuning)."""
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """A label whose value a search algorithm chooses per trial (shown as its distribution)."""
+
+    description: str
+
+    def __str__(self) -> str:
+        return self.description
+
+
+@dataclass(frozen=True)
+class TunePlan:
+    """What the Tuner needs from a study besides the trainable and the cluster."""
+
+    param_space: dict[str, Any]
+    num_samples: int = 1
+    search_alg: Searcher | None = None
+    scheduler: TrialScheduler | None = None
+    metric: str | None = None
+    mode: str | None = None
+
+
+TrialsFn = Callable[[RunConfig, StudyOptions], list[Trial]]
+PlanFn = Callable[[list[Trial], StudyOptions, Mapping[str, Any]], TunePlan]
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    summary: str
+    trainable: TrainableName
+    options: tuple[str, ...]
+    """Which StudyOptions fields this study reads (the CLI offers only these)."""
+    trials: TrialsFn
+    tune_plan: PlanFn
+
+
+def seed_values(base: RunConfig, count: int) -> list[int]:
+    """`count` consecutive seeds starting at the configured one, so `--set seed=10` shifts them all."""
+    return [base.seed + offset for offset in range(count)]
+
+
+def with_seed(config: RunConfig, seed: int) -> RunConfig:
+    return build_config({**config.model_dump(), "seed": seed})
+
+
+def grid_plan(trials: Sequence[Trial], options: StudyOptions, constants: Mapping[str, Any]) -> TunePlan:
+    """One trial per entry of `trials`, in order, with `constants` added to every trial's params."""
+    return TunePlan(param_space=grid_param_space(trials, constants))
+
+
+def grid_param_space(trials: Sequence[Trial], constants: Mapping[str, Any]) -> dict[str, Any]:
+    table = {trial.name: trial_params(trial, constants) for trial in trials}
+    if len(table) != len(trials):
+        raise ValueError("trial names must be unique within a study")
+    fields = next(iter(table.values())).keys()
+    space: dict[str, Any] = {"variant": tune.grid_search(list(table))}
+    space.update({key: tune.sample_from(VariantField(table, key)) for key in fields})
+    return space
+
+
+def trial_params(trial: Trial, constants: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's params: constants, labels, extra values, the teachers it distils from
+    and the config as a nested dict."""
+    return {
+        **constants,
+        **trial.labels,
+        **trial.extra,
+        "teacher_keys": teacher_keys_used(trial.config),
+        "config": trial.config.model_dump(),
+    }
+
+
+def teacher_keys_used(config: RunConfig) -> list[str]:
+    """Cache keys of the teachers a run distils from (none for a method without teachers)."""
+    if not create_method(config).uses_teachers:
+        return []
+    return [teacher_key(config, index) for index in range(len(config.teachers))]
+
+
+@dataclass(frozen=True, repr=False)
+class VariantField:
+    """`sample_from` callable: the value of one field for the trial named by `variant`.
+
+    A class rather than a lambda so the param space pickles by reference into
+    Tune's experiment state (needed by --resume).
+    """
+
+    table: Mapping[str, Mapping[str, Any]]
+    key: str
+
+    def __call__(self, config: Mapping[str, Any]) -> Any:
+        return self.table[config["variant"]][self.key]
+
+    def __repr__(self) -> str:  # Tune prints domains; the whole table would flood the console
+        return f"VariantField({self.key!r})"

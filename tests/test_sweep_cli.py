@@ -1,0 +1,185 @@
+"""asib-sweep without Ray: trial plans (--dry-run), option validation, and the pure pieces.
+
+Nothing here starts Ray; the tests that do are in test_sweep_ray.py and
+test_sweep_processes.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import ray
+import torch
+
+from asib_sweeps.cli.sweep import main
+from asib_sweeps.config import apply_overrides, default_config
+from asib_sweeps.teachers import teacher_key
+from search_spaces import STUDIES, StudyOptions
+from search_spaces.overlap import overlap_config, split_classes
+from search_spaces.study import VariantField, grid_param_space
+from trainables.placement import choose_device, gpu_share
+
+
+def dry_run(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    assert main([*args, "--dry-run"]) == 0
+    return capsys.readouterr().out.strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("args", "count"),
+    [
+        (["ablation"], 21),
+        (["ablation", "--seeds", "1"], 7),
+        (["beta"], 32),
+        (["beta", "--samples", "5", "--asha"], 5),
+        (["sota"], 24),
+        (["sota", "--seeds", "2"], 16),
+        (["overlap"], 30),
+        (["overlap", "--overlaps", "0", "100", "--seeds", "1"], 4),
+        (["finetune"], 2),
+        (["finetune", "--for", "overlap"], 10),
+    ],
+)
+def test_dry_run_counts_the_study_trials(capsys, tmp_path, args, count):
+    lines = dry_run(capsys, *args, "--results", str(tmp_path))
+    assert lines[-1] == f"{count} trials"
+    assert sum(line.startswith("trial ") for line in lines) == count
+    assert lines[0].startswith("teachers: ")
+
+
+def test_dry_run_lists_teachers_and_each_trials_arm_seed_and_varying_values(capsys, tmp_path):
+    lines = dry_run(capsys, "overlap", "--overlaps", "0", "100", "--seeds", "2", "--results", str(tmp_path))
+    # 100 % overlap is the default teacher pair; 0 % adds one teacher per half of the classes.
+    assert lines[0] == f"teachers: 4 to fine-tune, 0 cached in {tmp_path / 'teachers'}"
+    assert sum(line.startswith("  fine-tune ") for line in lines) == 4
+    trial_lines = [line for line in lines if line.startswith("trial ")]
+    assert trial_lines[0] == "trial 1: overlap=0 arm=asib seed=0"
+    assert trial_lines[-1] == "trial 8: overlap=100 arm=avg_kd seed=1"
+
+
+def test_dry_run_skips_cached_teachers(capsys, tmp_path):
+    config = default_config("digits")
+    key = teacher_key(config, 0)
+    (tmp_path / "teachers" / key).mkdir(parents=True)
+    (tmp_path / "teachers" / key / "weights.pt").write_bytes(b"x")
+    (tmp_path / "teachers" / key / "teacher.json").write_text("{}")
+    lines = dry_run(capsys, "finetune", "--results", str(tmp_path))
+    assert lines[0].startswith("teachers: 1 to fine-tune, 1 cached")
+    assert lines[-1] == "1 trials"
+    assert key not in "\n".join(lines[1:])
+
+
+def test_beta_dry_run_names_the_sampled_value(capsys, tmp_path):
+    lines = dry_run(capsys, "beta", "--samples", "2", "--results", str(tmp_path))
+    assert "trial 1: arm=full seed=0 beta=loguniform(1e-05, 0.1) by Optuna TPE" in lines
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["ablation", "--seeds", "0"], "--seeds"),
+        (["beta", "--samples", "0"], "--samples"),
+        (["ablation", "--gpus-per-trial", "-0.5"], "--gpus-per-trial"),
+        (["ablation", "--gpus-per-trial", "1.5"], "--gpus-per-trial"),
+        (["ablation", "--cpus-per-trial", "0"], "--cpus-per-trial"),
+        (["ablation", "--max-concurrent", "0"], "--max-concurrent"),
+        (["ablation", "--max-failures", "-1"], "--max-failures"),
+        (["ablation", "--checkpoint-every", "0"], "--checkpoint-every"),
+        (["ablation", "--set", "optim.lrr=0.1"], "optim.lrr"),
+        (["ablation", "--set", "epochs=-3"], "epochs"),
+        (["ablation", "--set", "epochs"], "--set"),
+        (["ablation", "--set", "epochs=3"], "method.asib.stages"),  # CCCP rungs need epochs % stages == 0
+        (["ablation", "--set", "device=cuda"], "--gpus-per-trial"),
+        (["ablation", "--dataset", "cifar100"], "--data-root"),
+        (["ablation", "--dataset", "imagenet32", "--data-root", "/does/not/exist"], "--data-root"),
+        (["ablation", "--download"], "--download"),
+        (["ablation", "--dataset", "mnist"], "--dataset"),
+        (["ablation", "--samples", "3"], "--samples"),  # not an ablation option
+        (["beta", "--seeds", "3"], "--seeds"),
+        (["finetune", "--overlaps", "0"], "--overlaps"),
+        (["overlap", "--overlaps", "0", "120"], "--overlaps"),
+        (["ablation", "--name", "a/b"], "--name"),
+        (["ablation", "--resume"], "--resume"),
+        (["ablation", "--address", "127.0.0.1:6379", "--dashboard"], "--dashboard"),
+        (["nonsense"], "nonsense"),
+    ],
+)
+def test_bad_options_exit_2_naming_the_option_before_ray_starts(capsys, tmp_path, args, named):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--results", str(tmp_path)] if args[0] != "nonsense" else args)
+    assert exit_info.value.code == 2
+    assert named in capsys.readouterr().err
+    assert not ray.is_initialized()
+    assert not (tmp_path / args[0]).exists()
+
+
+def test_an_existing_sweep_needs_resume_and_a_bad_auth_mode_is_refused(capsys, tmp_path, monkeypatch):
+    (tmp_path / "ablation" / "tune" / "ablation").mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ablation", "--results", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "--resume" in capsys.readouterr().err
+    monkeypatch.setenv("RAY_AUTH_MODE", "sometimes")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ablation", "--results", str(tmp_path / "other")])
+    assert exit_info.value.code == 2
+    assert "RAY_AUTH_MODE" in capsys.readouterr().err
+    assert not ray.is_initialized()
+
+
+def test_every_study_gives_each_trial_the_fields_the_results_writer_needs():
+    base = apply_overrides(default_config("digits"), ["epochs=4", "method.asib.stages=2"])
+    constants = {"study": "x", "code_revision": "abc", "teacher_cache": "/c", "checkpoint_every": 1}
+    for study in STUDIES.values():
+        trials = study.trials(base, StudyOptions(seeds=2, samples=3))
+        plan = study.tune_plan(trials, StudyOptions(seeds=2, samples=3), constants)
+        assert {"study", "arm", "seed", "teacher_keys", "code_revision", "config"} <= set(plan.param_space), study.name
+        assert len({trial.name for trial in trials}) == len(trials), study.name
+
+
+def test_grid_fields_follow_the_variant():
+    base = default_config("digits")
+    trials = STUDIES["ablation"].trials(base, StudyOptions(seeds=2))
+    space = grid_param_space(trials, {"study": "ablation"})
+    assert space["variant"] == {"grid_search": [trial.name for trial in trials]}
+    config_of = space["config"].func
+    assert isinstance(config_of, VariantField) and repr(config_of) == "VariantField('config')"
+    tadapt = next(trial for trial in trials if trial.name == "tadapt-s1")
+    assert config_of({"variant": "tadapt-s1"}) == tadapt.config.model_dump()
+    assert space["seed"].func({"variant": "tadapt-s1"}) == 1
+    assert tadapt.config.method.asib.use_tadapt and not tadapt.config.method.asib.use_pf
+    ce = next(trial for trial in trials if trial.name == "ce-s0")
+    assert space["teacher_keys"].func({"variant": "ce-s0"}) == [] and ce.config.method.name == "ce"
+    assert len(space["teacher_keys"].func({"variant": "full-s0"})) == 2
+
+
+@pytest.mark.parametrize("percent", [0, 25, 50, 75, 100])
+def test_overlap_split_shares_the_head_of_a_seeded_permutation(percent):
+    classes = list(range(10))
+    first, second = split_classes(classes, percent, teachers=2, seed=3)
+    shared = set(first) & set(second)
+    assert len(shared) == int(percent * 10 / 100 + 0.5)  # round half up: 25 % of 10 -> 3
+    assert set(first) | set(second) == set(classes)
+    assert abs(len(first) - len(second)) <= 1
+    assert split_classes(classes, percent, teachers=2, seed=3) == [first, second]
+
+
+def test_overlap_at_100_percent_reuses_the_default_teachers_and_0_percent_does_not():
+    base = default_config("digits")
+    full, disjoint = overlap_config(base, 100), overlap_config(base, 0)
+    assert [teacher_key(full, i) for i in range(2)] == [teacher_key(base, i) for i in range(2)]
+    assert set(disjoint.teachers[0].classes).isdisjoint(disjoint.teachers[1].classes)
+    assert teacher_key(disjoint, 0) != teacher_key(base, 0)
+
+
+def test_device_comes_from_the_gpus_ray_assigned():
+    assert choose_device("auto", []) == torch.device("cpu")
+    assert choose_device("auto", [3]) == torch.device("cuda", 0)  # Ray's CUDA_VISIBLE_DEVICES renumbers
+    assert choose_device("cpu", [0]) == torch.device("cpu")
+    assert choose_device("cuda:1", [4, 5]) == torch.device("cuda", 1)
+    with pytest.raises(ValueError, match="needs a GPU"):
+        choose_device("cuda", [])
+    with pytest.raises(ValueError, match="holds 1 GPU"):
+        choose_device("cuda:1", [0])
+    assert gpu_share({"CPU": 1.0, "GPU": 0.25}) == 0.25
+    assert gpu_share({"CPU": 1.0, "GPU": 1.0}) is None
+    assert gpu_share({"CPU": 1.0}) is None

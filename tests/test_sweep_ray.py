@@ -1,0 +1,237 @@
+"""asib-sweep on a real local Ray (one start shared by the module; 2 CPUs and 1 logical GPU).
+
+Tiny real sweeps of every study through the CLI's main(), fractional-GPU packing,
+device placement of CPU trials on a GPU node, and a trial killed mid-run that is
+retried from its checkpoint and ends with the metrics of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from unittest import mock
+
+import pandas as pd
+import pytest
+import ray
+from ray import tune
+
+from analysis.results import read_results
+from analysis.schema import EPOCH_COLUMNS, TRIAL_COLUMNS
+from asib_sweeps.cli.sweep import main
+from asib_sweeps.cli.sweep_runner import SweepSettings, resolve_teachers, run_experiment
+from asib_sweeps.config import apply_overrides, default_config
+from asib_sweeps.training import TrainingRun
+from search_spaces import STUDIES, StudyOptions
+from search_spaces.ablation import ARMS as ABLATION_ARMS
+from search_spaces.sota import ARMS as SOTA_ARMS
+from search_spaces.study import Trial, grid_plan
+from trainables import distill
+from trainables.placement import choose_device, gpu_share, trial_device
+
+pytestmark = pytest.mark.slow
+
+TINY = ["--set", "epochs=2", "--set", "method.asib.stages=2", "--set", "teacher_recipe.epochs=2"]
+TINY_OVERRIDES = [item for item in TINY if item != "--set"]
+"""Two B-epochs (two CCCP stages), teachers trained for two epochs: every code path, in seconds."""
+
+
+def run_to_run_varying(column: str) -> bool:
+    """Wall-clock and memory readings (epoch_time_s, eval_time_s, peak_memory_mb)."""
+    return column.endswith("_time_s") or column == "peak_memory_mb"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_AUTH_MODE", "disabled")
+        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        patch.setenv("RAY_AIR_NEW_OUTPUT", "0")
+        ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False)
+        yield
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """One results folder for the module's sweeps, so they share the teacher cache."""
+    return tmp_path_factory.mktemp("results")
+
+
+def run_cli(results: Path, *args: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    assert main([*args, "--results", str(results), *TINY]) == 0
+    return read_results(results / args[0])
+
+
+def check_tables(trials: pd.DataFrame, epochs: pd.DataFrame, *, study: str, count: int) -> None:
+    assert [c.name for c in TRIAL_COLUMNS] == list(trials.columns[: len(TRIAL_COLUMNS)])
+    assert [c.name for c in EPOCH_COLUMNS if c.name in epochs.columns] == [c.name for c in EPOCH_COLUMNS]
+    assert len(trials) == count and trials["trial_id"].is_unique
+    assert (trials["status"] == "TERMINATED").all(), trials[["arm", "status", "error"]]
+    assert (trials["study"] == study).all() and (epochs["study"] == study).all()
+    assert not epochs.duplicated(["trial_id", "epoch"]).any()
+    assert trials["epochs_done"].sum() == len(epochs)
+    assert trials["test_acc_final"].between(0, 1).all()
+    assert {"val_acc", "test_acc", "train_loss", "lr"} <= set(epochs.columns)
+    assert (trials["code_revision"].str.len() > 0).all()
+
+
+@pytest.fixture(scope="module")
+def finetuned(results) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`asib-sweep finetune` into the module's results folder: the default teachers, cached."""
+    return run_cli(results, "finetune")
+
+
+def test_finetune_study_fills_the_teacher_cache(results, finetuned):
+    trials, epochs = finetuned
+    check_tables(trials, epochs, study="finetune", count=2)
+    assert set(trials["arm"]) == {"tiny_resnet", "tiny_vgg"}
+    assert sorted(path.name for path in (results / "teachers").iterdir()) == sorted(trials["param.teacher_key"])
+
+
+def test_ablation_sweep_reuses_the_cached_teachers(results, finetuned, capsys):
+    trials, epochs = run_cli(results, "ablation", "--seeds", "1")
+    out = capsys.readouterr().out
+    assert "teachers: 0 to fine-tune, 2 cached" in out
+    assert f"asib-report {results / 'ablation'}" in out
+    check_tables(trials, epochs, study="ablation", count=7)
+    assert sorted(trials["arm"]) == sorted(ABLATION_ARMS)
+    cccp_epochs = epochs[epochs["arm"] == "cccp"]
+    assert list(cccp_epochs["phase"]) == ["A", "B", "A", "B"]  # 2 stages of one A- and one B-epoch
+    by_arm = trials.set_index("arm")
+    assert list(by_arm.loc["ce", "teacher_keys"]) == []
+    assert len(by_arm.loc["full", "teacher_keys"]) == 2
+    assert not by_arm.loc["baseline", "cfg.method.asib.use_ib"] and by_arm.loc["full", "cfg.method.asib.use_pf"]
+
+
+def test_sota_sweep_runs_every_baseline(results, finetuned):
+    trials, epochs = run_cli(results, "sota", "--seeds", "1")
+    check_tables(trials, epochs, study="sota", count=len(SOTA_ARMS))
+    assert set(trials["arm"]) == set(SOTA_ARMS)
+    assert set(trials["cfg.method.name"]) == {"asib", "ce", "kd", "avg_kd", "fitnet", "at", "crd", "dkd"}
+
+
+def test_beta_sweep_samples_beta_with_optuna_and_asha(results, finetuned):
+    trials, epochs = run_cli(results, "beta", "--samples", "3", "--asha", "--max-concurrent", "2")
+    check_tables(trials, epochs, study="beta", count=3)
+    assert trials["beta"].between(1e-5, 1e-1).all()
+    assert trials["beta"].nunique() == 3
+    assert (trials["arm"] == "full").all()
+
+
+def test_overlap_sweep_trains_teachers_on_their_class_subsets(results, finetuned):
+    trials, epochs = run_cli(results, "overlap", "--seeds", "1", "--overlaps", "0", "100")
+    check_tables(trials, epochs, study="overlap", count=4)
+    assert sorted(trials["param.overlap"]) == [0, 0, 100, 100]
+    disjoint = trials[trials["param.overlap"] == 0].iloc[0]
+    # Class lists (null in the 100 % trials) are stored as JSON text.
+    first, second = (set(json.loads(disjoint[f"cfg.teachers.{i}.classes"])) for i in range(2))
+    assert first.isdisjoint(second) and first | second == set(range(10))
+    teachers, _ = read_results(results / "overlap" / "finetune")
+    assert len(teachers) == 2  # the 100 % teachers came from the cache
+
+
+def test_four_quarter_gpu_trials_share_one_gpu_and_a_cpu_trial_stays_on_cpu(tmp_path):
+    def probe(params):
+        started = time.time()
+        time.sleep(3)
+        gpu_ids = ray.get_gpu_ids()
+        share = gpu_share(ray.get_runtime_context().get_assigned_resources())
+        device = trial_device("auto") if not gpu_ids else choose_device("auto", gpu_ids)
+        tune.report(
+            {"start": started, "end": time.time(), "gpus": len(gpu_ids), "share": share or 0.0, "device": str(device)}
+        )
+
+    shared = tune.Tuner(
+        tune.with_resources(probe, {"cpu": 0.25, "gpu": 0.25}),
+        param_space={"index": tune.grid_search([0, 1, 2, 3])},
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="gpu", verbose=0),
+    ).fit()
+    rows = [result.metrics for result in shared]
+    assert len(rows) == 4 and all(row["gpus"] == 1 and row["share"] == 0.25 for row in rows)
+    assert {row["device"] for row in rows} == {"cuda:0"}
+    assert max(row["start"] for row in rows) < min(row["end"] for row in rows)  # all four ran at once
+
+    alone = tune.Tuner(
+        tune.with_resources(probe, {"cpu": 1}),
+        param_space={"index": 0},
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="cpu", verbose=0),
+    ).fit()
+    assert ray.cluster_resources()["GPU"] == 1  # the node has a GPU ...
+    assert alone[0].metrics["gpus"] == 0 and alone[0].metrics["device"] == "cpu"  # ... the CPU trial ignores it
+
+
+def test_a_trial_killed_mid_run_is_retried_from_its_checkpoint_with_identical_metrics(tmp_path):
+    marker = tmp_path / "crashed-once"
+    crash_epoch = 3
+
+    def distill_killed_once(params):
+        """os._exit (the process dies, like an OOM kill) at `crash_epoch` on the first attempt only."""
+        if params["variant"] != "killed" or marker.exists():
+            return distill(params)
+        original = TrainingRun.run_epoch
+
+        def run_epoch(run):
+            if run.next_epoch == crash_epoch:
+                marker.touch()
+                os._exit(1)
+            return original(run)
+
+        with mock.patch.object(TrainingRun, "run_epoch", run_epoch):
+            return distill(params)
+
+    def failing(params):
+        if params["variant"] == "broken":
+            raise RuntimeError("this trial always fails")
+        return distill_killed_once(params)
+
+    config = apply_overrides(default_config("digits"), [*TINY_OVERRIDES, "epochs=4"])
+    cccp = STUDIES["ablation"].trials(config, StudyOptions(seeds=1))[2].config
+    assert cccp.method.asib.use_cccp
+    trials = [
+        Trial(name=name, labels={"arm": "cccp", "seed": 0}, config=cccp) for name in ("killed", "intact", "broken")
+    ]
+    settings = SweepSettings(
+        study=STUDIES["ablation"],
+        options=StudyOptions(seeds=1),
+        trials=trials,
+        results_dir=tmp_path,
+        name="faults",
+        teacher_cache=tmp_path / "teachers",
+        cpus_per_trial=1,
+        gpus_per_trial=0,
+        max_concurrent=None,
+        max_failures=1,
+        checkpoint_every=1,
+        resume=False,
+    )
+    assert resolve_teachers(settings).failed == 0
+    constants = {"study": "ablation", "code_revision": "test", "teacher_cache": str(tmp_path / "teachers")}
+    outcome = run_experiment(
+        name="ablation",
+        study="ablation",
+        trainable=failing,
+        plan=grid_plan(trials, settings.options, {**constants, "checkpoint_every": 1}),
+        expected_trials=3,
+        settings=settings,
+        out_dir=settings.sweep_dir,
+    )
+    assert marker.exists() and outcome.failed == 1 and not outcome.interrupted
+    table, epochs = read_results(settings.sweep_dir)
+    by_variant = table.set_index("param.variant")
+    assert by_variant.loc["killed", "status"] == "TERMINATED" and by_variant.loc["killed", "num_failures"] == 1
+    assert by_variant.loc["intact", "status"] == "TERMINATED" and by_variant.loc["intact", "num_failures"] == 0
+    assert by_variant.loc["broken", "status"] == "ERROR"
+    assert "this trial always fails" in by_variant.loc["broken", "error"]
+
+    def history(variant: str) -> pd.DataFrame:
+        trial_id = by_variant.loc[variant, "trial_id"]
+        rows = epochs[epochs["trial_id"] == trial_id]
+        rows = rows.drop(columns=["trial_id", *filter(run_to_run_varying, rows.columns)])
+        return rows.sort_values("epoch").reset_index(drop=True)
+
+    killed, intact = history("killed"), history("intact")
+    assert len(killed) == 6  # 2 stages x (1 A-epoch + 2 B-epochs)
+    pd.testing.assert_frame_equal(killed, intact)

@@ -1,0 +1,10 @@
+"""Ray Tune trainables: plain functions `params -> None`, one per kind of trial.
+
+They are the only code that talks to Tune per epoch (trainables.reporting); everything
+else they call is the Ray-free training code of asib_sweeps.
+"""
+
+from trainables.distill import distill
+from trainables.finetune import finetune
+
+__all__ = ["distill", "finetune"]

@@ -1,0 +1,30 @@
+"""The distillation trainable: one student trained by one method from cached teachers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from asib_sweeps.config import build_config
+from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.training import TrainingRun
+from search_spaces.study import teacher_keys_used
+from trainables.placement import trial_device
+from trainables.reporting import train_and_report
+
+
+def distill(params: Mapping[str, Any]) -> None:
+    """Tune function trainable; `params` holds the nested `config`, `teacher_keys`,
+    `teacher_cache` (the cache folder) and `checkpoint_every`."""
+    config = build_config(params["config"])
+    keys = teacher_keys_used(config)
+    if keys != list(params["teacher_keys"]):
+        raise ValueError(
+            f"teacher_keys in the params {list(params['teacher_keys'])} differ from the config's {keys}; "
+            "the code that derives teacher keys changed since the sweep was planned"
+        )
+    cache = TeacherCache(params["teacher_cache"])
+    run = TrainingRun.create(
+        config, teacher_states=[cache.load(key) for key in keys], device=trial_device(config.device)
+    )
+    train_and_report(run, checkpoint_every=params["checkpoint_every"])

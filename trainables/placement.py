@@ -1,0 +1,49 @@
+"""The device a trial trains on, from the resources Ray gave the trial (not from what the node has).
+
+A trial with no GPU keeps the node's CUDA_VISIBLE_DEVICES, so `torch.cuda.is_available()`
+is true there on a GPU node; the trial must stay on the CPU anyway. A GPU trial sees
+only its own GPUs (Ray sets CUDA_VISIBLE_DEVICES), so its first GPU is `cuda:0`.
+Fractional GPUs are only bookkeeping in Ray: a trial holding a quarter of a GPU is
+limited to a quarter of its memory here, so packed trials cannot crowd each other out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+
+def choose_device(requested: str, gpu_ids: Sequence[int | str]) -> torch.device:
+    """The device for config.device `requested` given the GPU ids Ray assigned to the trial."""
+    if requested == "cpu":
+        return torch.device("cpu")
+    if not gpu_ids:
+        if requested != "auto":
+            raise ValueError(
+                f"device={requested!r} needs a GPU, but the trial was given none; use --gpus-per-trial > 0 "
+                "or device=auto/cpu"
+            )
+        return torch.device("cpu")
+    device = torch.device("cuda", 0) if requested == "auto" else torch.device(requested)
+    index = device.index or 0
+    if index >= len(gpu_ids):
+        raise ValueError(f"device={requested!r} but the trial holds {len(gpu_ids)} GPU(s) (cuda:0..{len(gpu_ids) - 1})")
+    return device
+
+
+def gpu_share(assigned: Mapping[str, float]) -> float | None:
+    """The fraction of one GPU the trial holds, or None for whole GPUs / no GPU."""
+    gpus = assigned.get("GPU", 0.0)
+    return gpus if 0 < gpus < 1 else None
+
+
+def trial_device(requested: str) -> torch.device:
+    """Choose the trial's device and cap its memory to its GPU share; call inside a Ray trial."""
+    import ray
+
+    device = choose_device(requested, ray.get_gpu_ids())
+    share = gpu_share(ray.get_runtime_context().get_assigned_resources())
+    if device.type == "cuda" and share is not None:
+        torch.cuda.set_per_process_memory_fraction(share, device)
+    return device
