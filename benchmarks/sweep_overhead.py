@@ -13,7 +13,7 @@ speed-up = sequential / parallel (target >= 1.7 on 2 cores). Ray's start-up alon
 too (cluster.local.ray_cluster, dashboard included). Sides are interleaved and rotated
 in each repeat; medians are reported, as this machine is shared and noisy.
 
-    python benchmarks/sweep_overhead.py [--trials 4] [--repeats 3] [--epochs 8]
+    python benchmarks/sweep_overhead.py [--trials 4] [--repeats 3] [--epochs 4] [--work DIR]
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=8, help="B-epochs per trial (plus one A-epoch per stage)")
+    parser.add_argument("--epochs", type=int, default=4, help="B-epochs per trial (plus one A-epoch per stage)")
+    parser.add_argument("--work", type=Path, help="working folder (default: a new temporary one); keeps its teachers")
     parser.add_argument("--out", type=Path, help="write the measurements as JSON here")
     parser.add_argument("--side", choices=["sequential", "ray-start"], help=argparse.SUPPRESS)
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
@@ -96,10 +97,14 @@ def main() -> None:
         print(json.dumps(time_ray_start()))
         return
 
-    work = Path(tempfile.mkdtemp(prefix="sweep-overhead-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="sweep-overhead-"))
+    work.mkdir(parents=True, exist_ok=True)
     cache = work / "teachers"
-    print(f"warming the teacher cache in {cache} ...", flush=True)
-    timed(sweep_command(work, cache, "warm", trials=1, epochs=args.epochs, cpus=2), work / "warm.log")
+    print(f"fine-tuning the teachers into {cache} (not timed) ...", flush=True)
+    warm = [sys.executable, "-m", "asib_sweeps.cli.sweep", "finetune", "--for", "beta", "--results", str(work)]
+    timed(
+        [*warm, "--name", f"warm-{time.time_ns()}", "--teacher-cache", str(cache), "--no-dashboard"], work / "warm.log"
+    )
     me = [sys.executable, str(Path(__file__).resolve())]
     sides = {
         "sequential": lambda k: timed(

@@ -40,13 +40,11 @@ def ray_cluster(
     *,
     address: str | None = None,
     dashboard: bool = True,
-    num_cpus: int | None = None,
-    num_gpus: int | None = None,
 ) -> Iterator[RayCluster]:
-    """Start a private local Ray (or join `address`) for the duration of the block.
+    """Start a private local Ray on all of this machine (or join `address`) for the block.
 
-    `dashboard` and the resource counts apply to a local Ray only; a joined cluster
-    has its own. The dashboard is started only when ray[default] is installed.
+    `dashboard` applies to a local Ray only (a joined cluster has its own) and starts
+    the dashboard only when ray[default] is installed.
     """
     mode = prepare_environment()
     # Ray's INFO lines (a "checkpoint created" per trial per epoch) would drown Tune's status table.
@@ -58,8 +56,6 @@ def ray_cluster(
     if address is None:
         info = ray.init(
             address="local",
-            num_cpus=num_cpus,
-            num_gpus=num_gpus,
             include_dashboard=dashboard and dashboard_available(),
             dashboard_host=DASHBOARD_HOST,
             logging_config=quiet,

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
-from torch import Tensor
+import os
+
+# One intra-op thread per process: the test models are tiny, and two threads spinning
+# on two shared cores (with Ray workers beside them) ran epochs up to 100x slower.
+os.environ["OMP_NUM_THREADS"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
 
 from asib_sweeps.config import RunConfig, apply_overrides, default_config
 from asib_sweeps.teachers import TeacherCache, fine_tune_teacher, teacher_key
 
 METRICS_THAT_VARY_RUN_TO_RUN = {"epoch_time_s", "eval_time_s", "peak_memory_mb"}
+
+
+torch.set_num_threads(1)
 
 
 def small_digits_config(*overrides: str) -> RunConfig:

@@ -183,3 +183,18 @@ def test_device_comes_from_the_gpus_ray_assigned():
     assert gpu_share({"CPU": 1.0, "GPU": 0.25}) == 0.25
     assert gpu_share({"CPU": 1.0, "GPU": 1.0}) is None
     assert gpu_share({"CPU": 1.0}) is None
+
+
+def test_result_tables_are_rewritten_at_most_every_interval_and_on_each_trial_end(tmp_path, monkeypatch):
+    from asib_sweeps.cli import results_callback
+
+    writes = []
+    monkeypatch.setattr(results_callback, "write_results", lambda *args, **kwargs: writes.append(args))
+    callback = results_callback.ResultTablesCallback(tmp_path, tmp_path / "out", study="ablation", min_interval_s=60)
+    for iteration in range(5):
+        callback.on_trial_result(iteration, [], None, {})
+    assert len(writes) == 1  # the first result writes, the next ones within the interval do not
+    callback.on_trial_complete(5, [], None)
+    callback.on_trial_error(6, [], None)
+    assert len(writes) == 3
+    assert writes[0] == (tmp_path, tmp_path / "out")

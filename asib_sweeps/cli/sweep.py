@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from asib_sweeps.cli.sweep_runner import FINETUNE_EXPERIMENT, SweepSettings, run_sweep
+from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
 from asib_sweeps.config import DATASET_NAMES, ConfigError, RunConfig, apply_overrides, build_config, default_config
 from asib_sweeps.teachers import TeacherCache
 from cluster.dashboard import access_hint, auth_mode
@@ -59,7 +59,9 @@ def _shared_options() -> argparse.ArgumentParser:
     out.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
     out.add_argument("--name", help="sweep name, the folder under --results (default: the study)")
     out.add_argument("--teacher-cache", type=Path, help="teacher cache folder (default: <results>/teachers)")
-    out.add_argument("--resume", action="store_true", help="continue the sweep saved under <results>/<name>")
+    out.add_argument(
+        "--resume", action="store_true", help="continue the sweep saved under <results>/<name> (its saved trial set)"
+    )
     out.add_argument("--dry-run", action="store_true", help="print the teachers and trials, run nothing")
     run = shared.add_argument_group("trials")
     run.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial, fractions allowed (default 0)")
@@ -197,7 +199,7 @@ def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _F
 
 def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, options: StudyOptions) -> None:
     """Teachers to fine-tune (counted), one line per trial of the study, and `<N> trials` last."""
-    is_finetune = study.name == FINETUNE_EXPERIMENT
+    is_finetune = study.trainable == "finetune"
     teachers = trials if is_finetune else teacher_trials(trial.config for trial in trials)
     missing = [teacher for teacher in teachers if not cache.has(teacher.name)]
     print(f"teachers: {len(missing)} to fine-tune, {len(teachers) - len(missing)} cached in {cache.root}")
@@ -249,7 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         resume=args.resume,
     )
     with ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
-        print(f"study {study.name}: {len(trials)} trials; results go to {settings.sweep_dir}")
+        where = "a private local Ray" if cluster.started_here and args.address is None else "Ray"
+        print(f"study {study.name}: {len(trials)} trials on {where} at {cluster.address}")
+        print(f"results go to {settings.sweep_dir}")
         print(f"Tune storage: {settings.storage_dir}; teacher cache: {settings.teacher_cache}")
         print(access_hint(cluster.dashboard_url, cluster.auth_mode))
         return run_sweep(settings)

@@ -34,13 +34,14 @@ from search_spaces.finetune import teacher_trials
 from search_spaces.study import grid_plan
 from trainables import distill, finetune
 
+Trainable = Callable[[Mapping[str, Any]], None]
+
 FINETUNE_EXPERIMENT = "finetune"
+TRAINABLES: dict[str, Trainable] = {"distill": distill, "finetune": finetune}
 CHECKPOINTS_KEPT = 2
 PROGRESS_METRICS = {"epoch": "epoch", "phase": "phase", "val_acc": "val_acc", "test_acc": "test_acc"}
 PROGRESS_EVERY_S = 15
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-
-Trainable = Callable[[Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -171,22 +172,18 @@ def progress_reporter(plan: TunePlan) -> tune.CLIReporter:
 
 def resolve_teachers(settings: SweepSettings) -> ExperimentOutcome:
     """Fine-tune, as parallel trials, the teachers the study's trials need that the cache lacks."""
-    needed = (
-        settings.trials
-        if settings.study.name == FINETUNE_EXPERIMENT
-        else teacher_trials(trial.config for trial in settings.trials)
-    )
+    is_study = settings.study.trainable == "finetune"
+    needed = settings.trials if is_study else teacher_trials(trial.config for trial in settings.trials)
     cache = TeacherCache(settings.teacher_cache)
     missing = [trial for trial in needed if not cache.has(trial.name)]
     print(f"teachers: {len(missing)} to fine-tune, {len(needed) - len(missing)} cached in {settings.teacher_cache}")
     if not missing:
         return ExperimentOutcome(tables=None, interrupted=False, failed=0)
-    is_study = settings.study.name == FINETUNE_EXPERIMENT
     plan = grid_plan(missing, settings.options, experiment_constants(settings, study=FINETUNE_EXPERIMENT))
     outcome = run_experiment(
         name=FINETUNE_EXPERIMENT,
         study=FINETUNE_EXPERIMENT,
-        trainable=finetune,
+        trainable=TRAINABLES["finetune"],
         plan=plan,
         expected_trials=len(missing),
         settings=settings,
@@ -207,14 +204,14 @@ def run_sweep(settings: SweepSettings) -> int:
         print(f"{teachers.failed} teacher fine-tuning trial(s) failed; the study's trials were not started")
         return EXIT_TRIALS_FAILED
     outcome = teachers
-    if settings.study.name != FINETUNE_EXPERIMENT:
+    if settings.study.trainable != "finetune":
         plan = settings.study.tune_plan(
             settings.trials, settings.options, experiment_constants(settings, study=settings.study.name)
         )
         outcome = run_experiment(
             name=settings.study.name,
             study=settings.study.name,
-            trainable=distill,
+            trainable=TRAINABLES[settings.study.trainable],
             plan=plan,
             expected_trials=len(settings.trials),
             settings=settings,
@@ -222,8 +219,10 @@ def run_sweep(settings: SweepSettings) -> int:
         )
         if outcome.interrupted:
             return _stopped(settings)
-    if outcome.tables is not None:
-        print(format_summary(outcome.tables.trials))
+    if outcome.tables is None:
+        print("every teacher was already in the cache; nothing to run")
+        return EXIT_OK
+    print(format_summary(outcome.tables.trials))
     print(f"\nresults: {settings.sweep_dir}\nnext: asib-report {settings.sweep_dir}")
     if outcome.failed:
         print(
