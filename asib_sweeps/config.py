@@ -218,7 +218,9 @@ def default_config(dataset: str = "digits") -> RunConfig:
     if dataset == "digits":
         # method.md section 10: teachers see all of train, a weak student ~300 labels.
         return RunConfig(
-            data=DataConfig(dataset="digits", student_train_size=300, flip=False, crop_padding=2),
+            data=DataConfig(
+                dataset="digits", student_train_size=300, flip=False, crop_padding=2, eval_batch_size=256
+            ),
             teachers=[ModelSpec(arch="tiny_resnet"), ModelSpec(arch="tiny_vgg")],
             student=ModelSpec(arch="tiny_cnn"),
             method=MethodConfig(asib=ASIBConfig(mbm_dim=32, mbm_heads=4, stages=4, beta_warmup_epochs=4)),

@@ -93,7 +93,11 @@ class DistillMethod(nn.Module):
         raise NotImplementedError
 
     def eval_terms(self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor) -> dict[str, Tensor]:
-        """Per-sample values [B] the loop averages over a split (e.g. synergy accuracy)."""
+        """Per-sample values [B] the loop averages over a split (e.g. synergy accuracy).
+
+        The teachers' outputs here carry logits and pooled features but no stage maps:
+        the loop computes them once per split while the teachers are fixed.
+        """
         return {}
 
     def on_epoch_start(self, plan: EpochPlan) -> None:

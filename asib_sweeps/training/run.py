@@ -68,8 +68,7 @@ class TrainingRun:
         self.history: list[dict[str, Any]] = []
         self._autocast = config.amp and device.type == "cuda"
         self._has_eval_terms = type(method).eval_terms is not DistillMethod.eval_terms
-        self._teacher_accuracy: dict[str, float] = {}
-        self._teacher_accuracy_stale = True
+        self._teacher_eval_cache: dict[str, list[list[ModelOutput]]] | None = None
         self._teachers_adapt = any("teachers" in method.trained_parts(p.phase) for p in self.plan)
         self.optimizers, self.schedulers = self._build_optimisers()
 
@@ -223,9 +222,9 @@ class TrainingRun:
         }
         if "teachers" in parts:
             # T-Adapt's performance preservation: accuracy before and after each A-epoch.
-            before = self._measure_teacher_accuracies()
+            before = self._teacher_accuracies()
             metrics.update({f"{key}_before": value for key, value in before.items()})
-            self._teacher_accuracy_stale = True
+            self._teacher_eval_cache = None
         started = time.perf_counter()
         metrics.update(self._train_one_epoch(plan, parts))
         for part in parts:
@@ -363,7 +362,8 @@ class TrainingRun:
         metrics: dict[str, float] = {}
         for split_name, split in (("val", self.data.val), ("test", self.data.test)):
             metrics.update(self._evaluate_split(split_name, split))
-        metrics.update(self._teacher_accuracies())
+        if self.teachers:
+            metrics.update(self._teacher_accuracies())
         self.student.train(was_training[0])
         self.method.train(was_training[1])
         return metrics
@@ -372,12 +372,13 @@ class TrainingRun:
         correct = torch.zeros((), device=self.device)
         loss_sum = torch.zeros((), device=self.device)
         term_sums: dict[str, Tensor] = {}
-        for images, labels in self._eval_batches(split):
+        teacher_batches = self._teacher_eval_outputs()[name] if self._has_eval_terms else None
+        for batch, (images, labels) in enumerate(self._eval_batches(split)):
             with self._autocast_context():
                 student_out = self.student(images)
                 terms = {}
-                if self._has_eval_terms:
-                    terms = self.method.eval_terms(student_out, self._teacher_outputs(images), labels)
+                if teacher_batches is not None:
+                    terms = self.method.eval_terms(student_out, teacher_batches[batch], labels)
             logits = student_out.logits.float()
             correct += (logits.argmax(dim=1) == labels).sum()
             loss_sum += F.cross_entropy(logits, labels, reduction="sum")
@@ -392,32 +393,44 @@ class TrainingRun:
             metrics[key if name == "val" else f"test_{key}"] = float(total) / count
         return metrics
 
+    def _teacher_eval_outputs(self) -> dict[str, list[list[ModelOutput]]]:
+        """Teachers' logits (masked) and pooled features for every val/test batch.
+
+        Fixed teachers give the same outputs every epoch, so they are computed once and
+        kept until an epoch adapts the teachers: evaluating the teachers every epoch
+        cost three times the training itself on the digits default. Only logits and
+        pooled features are kept (stage maps would be large), so `eval_terms` gets
+        teacher outputs without `features`.
+        """
+        if self._teacher_eval_cache is None:
+            cache: dict[str, list[list[ModelOutput]]] = {}
+            with torch.no_grad():
+                for split_name, split in (("val", self.data.val), ("test", self.data.test)):
+                    cache[split_name] = []
+                    for images, _ in self._eval_batches(split):
+                        with self._autocast_context():
+                            outputs = self._teacher_outputs(images)
+                        cache[split_name].append(
+                            [ModelOutput(logits=out.logits.float(), features=[], pooled=out.pooled) for out in outputs]
+                        )
+            self._teacher_eval_cache = cache
+        return self._teacher_eval_cache
+
     def _teacher_accuracies(self) -> dict[str, float]:
-        """Each teacher's val/test accuracy, measured again only after epochs that adapt them."""
-        if self._teacher_accuracy_stale:
-            self._teacher_accuracy = self._measure_teacher_accuracies()
-            self._teacher_accuracy_stale = False
-        return dict(self._teacher_accuracy)
-
-    def _measure_teacher_accuracies(self) -> dict[str, float]:
-        """Accuracy of each teacher on the samples of the classes it was trained on."""
+        """Each teacher's val/test accuracy on the samples of the classes it was trained on."""
+        outputs = self._teacher_eval_outputs()
         values: dict[str, float] = {}
-        for index, (teacher, seen) in enumerate(zip(self.teachers, self.teacher_seen)):
-            for split_name, split in (("val", self.data.val), ("test", self.data.test)):
-                values[f"teacher{index}_{split_name}_acc"] = self._teacher_accuracy_on(teacher, seen, split)
+        for split_name, split in (("val", self.data.val), ("test", self.data.test)):
+            labels = [labels for _, labels in self._eval_batches(split)]
+            for index, seen in enumerate(self.teacher_seen):
+                correct = torch.zeros((), device=self.device)
+                count = torch.zeros((), device=self.device)
+                for batch_outputs, batch_labels in zip(outputs[split_name], labels, strict=True):
+                    keep = seen[batch_labels] if seen is not None else torch.ones_like(batch_labels, dtype=torch.bool)
+                    correct += ((batch_outputs[index].logits.argmax(dim=1) == batch_labels) & keep).sum()
+                    count += keep.sum()
+                values[f"teacher{index}_{split_name}_acc"] = float(correct) / max(1.0, float(count))
         return values
-
-    @torch.no_grad()
-    def _teacher_accuracy_on(self, teacher: ZooModel, seen: Tensor | None, split: Split) -> float:
-        correct = torch.zeros((), device=self.device)
-        count = torch.zeros((), device=self.device)
-        for images, labels in self._eval_batches(split):
-            with self._autocast_context():
-                logits = mask_unseen_classes(teacher(images).logits.float(), seen)
-            keep = seen[labels] if seen is not None else torch.ones_like(labels, dtype=torch.bool)
-            correct += ((logits.argmax(dim=1) == labels) & keep).sum()
-            count += keep.sum()
-        return float(correct) / max(1.0, float(count))
 
     def _eval_batches(self, split: Split) -> Iterator[tuple[Tensor, Tensor]]:
         for images, labels in eval_batches(
@@ -463,7 +476,7 @@ class TrainingRun:
             scheduler.load_state_dict(state["schedulers"][part])
         self.history = [dict(row) for row in state["history"]]
         self.best_student_state = state.get("best_student")
-        self._teacher_accuracy_stale = True
+        self._teacher_eval_cache = None
         restore_rng_state(state["rng"])
 
 
