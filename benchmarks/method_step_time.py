@@ -41,18 +41,19 @@ def main() -> None:
         runs[name] = TrainingRun.create(config, teacher_states=states if name != "ce" else ())
     times: dict[str, list[float]] = {name: [] for name in METHODS}
     phases: dict[str, dict[str, list[float]]] = {name: {} for name in METHODS}
-    for repeat in range(args.repeats + 1):
+    while not all(run.finished for run in runs.values()):
         for name, run in runs.items():
             if run.finished:
                 continue
+            warm_up = run.next_epoch == 0
             metrics = run.run_epoch()
-            if repeat == 0:
-                continue  # warm-up epoch
+            if warm_up:
+                continue
             times[name].append(metrics["epoch_time_s"])
             phases[name].setdefault(metrics["phase"], []).append(metrics["epoch_time_s"])
     reference = statistics.median(times["ce"])
     print(f"student {args.student}, teachers {[t.arch for t in base.teachers]}, "
-          f"{len(runs['ce'].train_split)} images/epoch, median of {args.repeats} interleaved epochs")
+          f"{len(runs['ce'].train_split)} images/epoch, medians over interleaved epochs")
     for name in METHODS:
         by_phase = ", ".join(f"{phase} {statistics.median(v):.3f} s" for phase, v in phases[name].items())
         print(f"{name:8s} {statistics.median(times[name]):.3f} s/epoch  ratio to ce {statistics.median(times[name]) / reference:.2f}  ({by_phase})")

@@ -16,7 +16,7 @@ the speed-up from running trials side by side alone. Ray's start-up is timed too
 (cluster.local.ray_cluster, dashboard included). Sides are interleaved and rotated in
 each repeat; medians are reported, as this machine is shared and noisy.
 
-    python benchmarks/sweep_overhead.py [--trials 4] [--repeats 3] [--epochs 4] [--work DIR]
+    python benchmarks/sweep_overhead.py [--trials 8] [--repeats 3] [--epochs 16] [--work DIR]
 """
 
 from __future__ import annotations
@@ -85,9 +85,9 @@ def time_ray_start() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=4, help="B-epochs per trial (plus one A-epoch per stage)")
+    parser.add_argument("--epochs", type=int, default=16, help="B-epochs per trial (plus one A-epoch per stage)")
     parser.add_argument("--work", type=Path, help="working folder (default: a new temporary one); keeps its teachers")
     parser.add_argument("--out", type=Path, help="write the measurements as JSON here")
     parser.add_argument("--side", choices=["sequential", "ray-start"], help=argparse.SUPPRESS)
@@ -109,6 +109,7 @@ def main() -> None:
         [*warm, "--name", f"warm-{time.time_ns()}", "--teacher-cache", str(cache), "--no-dashboard"], work / "warm.log"
     )
     me = [sys.executable, str(Path(__file__).resolve())]
+    run_id = time.strftime("%Y%m%d-%H%M%S")  # sweep names must be new: asib-sweep refuses to mix sweeps
     sides = {
         "sequential": lambda k: timed(
             [
@@ -140,11 +141,11 @@ def main() -> None:
             OMP_NUM_THREADS="1",
         ),
         "sweep_serial": lambda k: timed(
-            sweep_command(work, cache, f"serial-{k}", trials=args.trials, epochs=args.epochs, cpus=2),
+            sweep_command(work, cache, f"serial-{run_id}-{k}", trials=args.trials, epochs=args.epochs, cpus=2),
             work / f"serial-{k}.log",
         ),
         "sweep_parallel": lambda k: timed(
-            sweep_command(work, cache, f"parallel-{k}", trials=args.trials, epochs=args.epochs, cpus=1),
+            sweep_command(work, cache, f"parallel-{run_id}-{k}", trials=args.trials, epochs=args.epochs, cpus=1),
             work / f"parallel-{k}.log",
         ),
         "ray_start": lambda k: float(
