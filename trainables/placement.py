@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import ray
 import torch
 
 
@@ -40,8 +41,6 @@ def gpu_share(assigned: Mapping[str, float]) -> float | None:
 
 def trial_device(requested: str) -> torch.device:
     """Choose the trial's device and cap its memory to its GPU share; call inside a Ray trial."""
-    import ray
-
     device = choose_device(requested, ray.get_gpu_ids())
     share = gpu_share(ray.get_runtime_context().get_assigned_resources())
     if device.type == "cuda" and share is not None:
