@@ -11,29 +11,22 @@ seed, so the teachers of an overlap are shared by all student seeds.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
-from torchvision.datasets.folder import find_classes
 
 from asib_sweeps.config import ConfigError, DataConfig, RunConfig, build_config
+from asib_sweeps.data import source_class_count
 from asib_sweeps.presets import apply_preset
 from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
 
 ARMS: tuple[str, ...] = ("asib", "avg_kd")
-_SOURCE_CLASS_COUNTS = {"digits": 10, "cifar100": 100, "imagenet32": 1000}
 
 
 def label_space(data: DataConfig) -> list[int]:
     """The classes the run uses: `data.classes` if set, else every class of the source."""
     if data.classes is not None:
         return sorted(data.classes)
-    if data.dataset in _SOURCE_CLASS_COUNTS:
-        return list(range(_SOURCE_CLASS_COUNTS[data.dataset]))
-    if data.root is None:
-        raise ConfigError(f"data.root (--data-root) is required for data.dataset={data.dataset!r}; got data.root=None")
-    names, _ = find_classes(str(Path(data.root).expanduser() / "train"))  # as the folder source labels them
-    return list(range(len(names)))
+    return list(range(source_class_count(data)))
 
 
 def split_classes(classes: list[int], percent: int, teachers: int, seed: int) -> list[list[int]]:

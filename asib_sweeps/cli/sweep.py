@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
 from asib_sweeps.config import DATASET_NAMES, ConfigError, RunConfig, apply_overrides, build_config, default_config
+from asib_sweeps.data import DataError
 from asib_sweeps.teachers import TeacherCache
 from cluster.dashboard import access_hint, auth_mode
 from cluster.local import ray_cluster
@@ -193,7 +194,7 @@ def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: _Fail) -> None:
 def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _Fail) -> list[Trial]:
     try:
         return study.trials(config, options)
-    except ConfigError as error:
+    except (ConfigError, DataError) as error:
         fail(f"the study's trials are not valid with these options (--set / --dataset): {error}")
 
 

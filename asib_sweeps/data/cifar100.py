@@ -17,7 +17,7 @@ from asib_sweeps.data.errors import DataError
 from asib_sweeps.data.files import images_from_rows, labels_from_list, load_pickle, require_keys
 from asib_sweeps.data.source import SourceData
 
-_NUM_CLASSES = 100
+CIFAR100_CLASSES = 100
 _FILES = ("train", "test", "meta")
 
 
@@ -35,12 +35,12 @@ def read_cifar100(root: Path, *, download: bool) -> SourceData:
     meta = load_pickle(meta_path)
     require_keys(meta, ("fine_label_names",), meta_path)
     names = tuple(str(name) for name in meta["fine_label_names"])
-    if len(names) != _NUM_CLASSES:
-        raise DataError(f"{meta_path}: fine_label_names must name {_NUM_CLASSES} classes, got {len(names)}")
+    if len(names) != CIFAR100_CLASSES:
+        raise DataError(f"{meta_path}: fine_label_names must name {CIFAR100_CLASSES} classes, got {len(names)}")
     return SourceData(
         train=_read_split(folder / "train"),
         test=_read_split(folder / "test"),
-        num_classes=_NUM_CLASSES,
+        num_classes=CIFAR100_CLASSES,
         class_names=names,
     )
 
@@ -49,7 +49,7 @@ def _read_split(path: Path) -> Split:
     content = load_pickle(path)
     require_keys(content, ("data", "fine_labels"), path)
     images = images_from_rows(content["data"], path)
-    labels = labels_from_list(content["fine_labels"], path, count=_NUM_CLASSES, first=0)
+    labels = labels_from_list(content["fine_labels"], path, count=CIFAR100_CLASSES, first=0)
     if len(labels) != len(images):
         raise DataError(f"{path}: {len(images)} images but {len(labels)} fine_labels")
     return Split(images, labels)

@@ -18,6 +18,9 @@ from asib_sweeps.data.splits import stratified_split
 _GREY_LEVELS = 16
 
 
+DIGITS_CLASSES = 10
+
+
 def read_digits(*, test_fraction: float, seed: int) -> SourceData:
     digits = load_digits()
     grey = torch.from_numpy(digits.images).mul(255 / _GREY_LEVELS).round().to(torch.uint8)

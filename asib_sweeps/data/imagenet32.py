@@ -18,7 +18,7 @@ from asib_sweeps.data.errors import DataError
 from asib_sweeps.data.files import images_from_rows, labels_from_list, load_npz, load_pickle, require_keys
 from asib_sweeps.data.source import SourceData
 
-_NUM_CLASSES = 1000
+IMAGENET32_CLASSES = 1000
 _TRAIN_BATCHES = tuple(f"train_data_batch_{index}" for index in range(1, 11))
 _TEST_BATCH = "val_data"
 
@@ -33,9 +33,9 @@ def read_imagenet32(root: Path) -> SourceData:
     return SourceData(
         train=train,
         test=_read_batch(paths[-1]),
-        num_classes=_NUM_CLASSES,
+        num_classes=IMAGENET32_CLASSES,
         # The release numbers classes only; names live in a separate synset map.
-        class_names=tuple(str(index) for index in range(_NUM_CLASSES)),
+        class_names=tuple(str(index) for index in range(IMAGENET32_CLASSES)),
     )
 
 
@@ -54,7 +54,7 @@ def _read_batch(path: Path) -> Split:
     content: dict[str, Any] = load_npz(path) if path.suffix == ".npz" else load_pickle(path)
     require_keys(content, ("data", "labels"), path)
     images = images_from_rows(content["data"], path)
-    labels = labels_from_list(content["labels"], path, count=_NUM_CLASSES, first=1)
+    labels = labels_from_list(content["labels"], path, count=IMAGENET32_CLASSES, first=1)
     if len(labels) != len(images):
         raise DataError(f"{path}: {len(images)} images but {len(labels)} labels")
     return Split(images, labels)

@@ -11,16 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torchvision.datasets.folder import find_classes
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2.functional import resize
 
 from asib_sweeps.config import DataConfig
 from asib_sweeps.data.bundle import DataBundle, Split
-from asib_sweeps.data.cifar100 import read_cifar100
-from asib_sweeps.data.digits import read_digits
+from asib_sweeps.data.cifar100 import CIFAR100_CLASSES, read_cifar100
+from asib_sweeps.data.digits import DIGITS_CLASSES, read_digits
 from asib_sweeps.data.errors import DataError
 from asib_sweeps.data.folder import read_folder
-from asib_sweeps.data.imagenet32 import read_imagenet32
+from asib_sweeps.data.imagenet32 import IMAGENET32_CLASSES, read_imagenet32
 from asib_sweeps.data.source import SourceData
 from asib_sweeps.data.splits import check_classes, keep_classes, stratified_split
 
@@ -46,6 +47,21 @@ def load_data(config: DataConfig) -> DataBundle:
         std=std,
         class_names=source.class_names,
     )
+
+
+def source_class_count(config: DataConfig) -> int:
+    """How many classes the source has, without reading its images.
+
+    Studies that split the label space (overlap) need it before any data is loaded;
+    a folder source counts the class folders of its training tree, as it labels them.
+    """
+    fixed = {"digits": DIGITS_CLASSES, "cifar100": CIFAR100_CLASSES, "imagenet32": IMAGENET32_CLASSES}
+    if config.dataset in fixed:
+        return fixed[config.dataset]
+    if config.root is None:
+        raise DataError(f"data.root (--data-root) is required for data.dataset={config.dataset!r}; got data.root=None")
+    names, _ = find_classes(str(Path(config.root).expanduser() / "train"))
+    return len(names)
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
