@@ -117,6 +117,7 @@ def fine_tune_teacher(config: RunConfig, teacher_index: int, cache: TeacherCache
     run = TrainingRun.create(finetune_config(config, teacher_index), keep_best_weights=True)
     while not run.finished:
         run.run_epoch()
-    best_state = run.best_student_state if run.best_student_state is not None else run.student.state_dict()
-    cache.store(key, best_state, metrics=run.summary(), spec=teacher_identity(config, teacher_index))
+    if run.best_student_state is None:  # keep_best_weights records it at the first epoch
+        raise RuntimeError(f"fine-tuning teacher {key} kept no best-validation weights")
+    cache.store(key, run.best_student_state, metrics=run.summary(), spec=teacher_identity(config, teacher_index))
     return key
