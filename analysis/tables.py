@@ -132,6 +132,22 @@ def best_validation(epochs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | 
     return best
 
 
+STUDENT_PHASES = ("joint", "B")
+"""Phases in which the student trains; W and A epochs train only the synergy (and adapted teachers)."""
+
+
+def phase_budget(epochs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a trial spent: epochs, optimiser steps and training seconds with the student
+    training, and those spent on synergy-only phases on top (ASIB's W- and A-epochs)."""
+    budget: dict[str, Any] = {}
+    for side, inside in (("student", True), ("synergy_only", False)):
+        rows = [m for m in epochs if (m.get("phase", "joint") in STUDENT_PHASES) == inside]
+        budget[f"{side}_epochs"] = len(rows)
+        budget[f"{side}_steps"] = sum(int(m.get("steps", 0)) for m in rows)
+        budget[f"{side}_time_s"] = float(sum(m.get("epoch_time_s", 0.0) for m in rows))
+    return budget
+
+
 def _trial_row(trial: TrialFiles, identity: TrialIdentity, epochs: list[dict[str, Any]]) -> dict[str, Any]:
     status = trial_status(trial)
     best = best_validation(epochs)
@@ -150,6 +166,7 @@ def _trial_row(trial: TrialFiles, identity: TrialIdentity, epochs: list[dict[str
         "val_acc_best": best["val_acc"] if best else None,
         "best_epoch": best["epoch"] if best else None,
         "epochs_done": len(epochs),
+        **phase_budget(epochs),
         "wall_time_s": trial.reports[-1].get("time_total_s") if trial.reports else None,
         "teacher_keys": identity.teacher_keys,
         "code_revision": identity.code_revision,

@@ -125,10 +125,11 @@ class DKDConfig(_Strict):
     alpha: float = Field(1.0, ge=0)
     beta: float = Field(8.0, ge=0)
     warmup_epochs: int = Field(20, ge=0)
+    """Epochs of the linear warm-up of the DKD term; must not exceed the run's epochs."""
 
 
 class ASIBConfig(_Strict):
-    """ASIB's hyper-parameters and the four switches of the ablation ladder."""
+    """ASIB's hyper-parameters and the four switches of the ablation ladder (docs/method.md)."""
 
     mbm_dim: int = Field(256, ge=1)
     mbm_heads: int = Field(4, ge=1)
@@ -136,11 +137,23 @@ class ASIBConfig(_Strict):
     synergy_dropout: float = Field(0.0, ge=0, lt=1)
     beta: float = Field(1e-3, ge=0)
     beta_warmup_epochs: int = Field(5, ge=0)
-    synergy_student_weight: float = Field(0.5, ge=0)
-    tau: float = Field(4.0, gt=0)
-    w_ce: float = Field(0.5, ge=0)
-    w_kd: float = Field(0.5, ge=0)
+    """Linear warm-up of beta, counted in the epochs in which beta acts (synergy epochs)."""
+    tau_syn: float = Field(1.0, gt=0)
+    """Temperature at which the student distils the synergy (and the synergy is pulled
+    toward the student); the synergy head is trained with CE at temperature 1."""
+    w_ce: float = Field(1.0, ge=0)
+    w_kd: float = Field(1.0, ge=0)
     w_feat: float = Field(0.0, ge=0)
+    target_policy: Literal["synergy", "auto"] = "synergy"
+    """The student's KD target: always the synergy, or per sample whichever of the
+    synergy and the teachers' average gives the label the higher probability."""
+    synergy_student_weight: float = Field(0.0, ge=0)
+    """Weight of the synergy's pull toward the (detached) student, KL at tau_syn."""
+    synergy_gate_acc: float = Field(0.0, ge=0, le=1)
+    """The pull acts only after an evaluation in which the synergy's validation
+    accuracy reached this value (0: always open)."""
+    synergy_warmup_steps: int = Field(100, ge=0)
+    """Synergy-only optimiser steps before the student's first epoch (E2E and CCCP)."""
     synergy_lr: float | None = Field(None, gt=0)
     """Learning rate of adapters, IB-MBM and head; None = optim.lr."""
     use_ib: bool = True
@@ -149,12 +162,16 @@ class ASIBConfig(_Strict):
     use_pf: bool = True
     stages: int = Field(4, ge=1)
     a_epochs: int = Field(1, ge=1)
-    """A-phase (synergy) epochs per CCCP stage; the B-phases share `epochs` evenly."""
+    """Least A-phase (synergy) epochs per CCCP stage; the B-phases share `epochs` evenly."""
+    a_min_steps: int = Field(10, ge=0)
+    """Least optimiser steps per A-phase: the phase gets as many epochs as that takes."""
     cccp_prox: float = Field(0.0, ge=0)
     teacher_lr: float = Field(1e-5, gt=0)
     l2sp_weight: float = Field(1e-2, ge=0)
     pf_start_level: int = Field(3, ge=-1)
-    pf_train_bn: bool = True
+    pf_train_bn: bool = False
+    """Train the BatchNorm affine parameters inside frozen blocks; off, a frozen prefix
+    is a fixed function run without autograd (what saves memory and time)."""
 
     @model_validator(mode="after")
     def _ladder_is_consistent(self) -> "ASIBConfig":
@@ -206,6 +223,11 @@ class RunConfig(_Strict):
                 "epochs must be a multiple of method.asib.stages under CCCP; "
                 f"got epochs={self.epochs}, method.asib.stages={self.method.asib.stages}"
             )
+        if self.method.name == "dkd" and self.method.dkd.warmup_epochs > self.epochs:
+            raise ValueError(
+                "method.dkd.warmup_epochs must be <= epochs (DKD would never reach full weight); "
+                f"got method.dkd.warmup_epochs={self.method.dkd.warmup_epochs}, epochs={self.epochs}"
+            )
         if self.amp and self.device == "cpu":
             raise ValueError("amp needs a CUDA device; got amp=True with device='cpu'")
         return self
@@ -223,7 +245,10 @@ def default_config(dataset: str = "digits") -> RunConfig:
             ),
             teachers=[ModelSpec(arch="tiny_resnet"), ModelSpec(arch="tiny_vgg")],
             student=ModelSpec(arch="tiny_cnn"),
-            method=MethodConfig(asib=ASIBConfig(mbm_dim=32, mbm_heads=4, stages=4, beta_warmup_epochs=4)),
+            method=MethodConfig(
+                dkd=DKDConfig(warmup_epochs=4),  # 20 (the paper's) would exceed the 16-epoch run
+                asib=ASIBConfig(mbm_dim=32, mbm_heads=4, stages=4, beta_warmup_epochs=4),
+            ),
             optim=OptimConfig(lr=0.05, schedule="cosine", weight_decay=5e-4),
             epochs=16,
             teacher_recipe=RecipeConfig(epochs=15, optim=OptimConfig(lr=0.05, schedule="cosine")),

@@ -25,7 +25,16 @@ def small_digits_config(*overrides: str) -> RunConfig:
     """The digits default shrunk to a few epochs: the shape of a real run, in seconds."""
     return apply_overrides(
         default_config("digits"),
-        ["epochs=4", "method.asib.stages=2", "teacher_recipe.epochs=3", "data.student_train_size=200", *overrides],
+        [
+            "epochs=4",
+            "method.asib.stages=2",
+            "method.asib.synergy_warmup_steps=4",
+            "method.asib.a_min_steps=4",
+            "method.dkd.warmup_epochs=1",
+            "teacher_recipe.epochs=3",
+            "data.student_train_size=200",
+            *overrides,
+        ],
     )
 
 

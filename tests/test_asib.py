@@ -89,10 +89,15 @@ def test_logvar_is_clipped() -> None:
 # ---------------------------------------------------------------- a built method on tiny models
 
 
+BARE_PLAN = ("method.asib.synergy_warmup_steps=0", "method.asib.a_min_steps=0", "method.asib.a_epochs=1")
+"""No warm-up and one A-epoch per stage, so plans are short enough to spell out (tests of
+the warm-up and the A-phase budget set their own)."""
+
+
 def asib_config(preset: str = "full", *overrides: str) -> RunConfig:
     base = apply_overrides(
         default_config("digits"),
-        ["epochs=4", "method.asib.stages=2", "method.asib.mbm_dim=16", "method.asib.mbm_heads=2"],
+        ["epochs=4", "method.asib.stages=2", "method.asib.mbm_dim=16", "method.asib.mbm_heads=2", *BARE_PLAN],
     )
     return apply_overrides(apply_preset(base, preset), list(overrides))
 
@@ -201,16 +206,36 @@ def test_plan_freezes_a_pretrained_student_on_the_same_schedule(tmp_path) -> Non
 
 
 def test_plan_carries_the_batchnorm_setting() -> None:
-    assert all(p.frozen_bn_trains for p in build(asib_config("full")).method.plan(4))
-    assert not any(
-        p.frozen_bn_trains for p in build(asib_config("full", "method.asib.pf_train_bn=false")).method.plan(4)
+    assert not any(p.frozen_bn_trains for p in build(asib_config("full")).method.plan(4))  # default: fully frozen
+    assert all(
+        p.frozen_bn_trains for p in build(asib_config("full", "method.asib.pf_train_bn=true")).method.plan(4)
     )
+
+
+def test_warmup_steps_become_whole_synergy_epochs_before_the_student_trains() -> None:
+    # 50 training labels in batches of 64 -> 1 step per epoch; batches of 16 -> 4 steps.
+    for preset, student_phase in (("ib", "joint"), ("cccp", "A")):
+        plans = build(asib_config(preset, "method.asib.synergy_warmup_steps=3")).method.plan(4)
+        assert [p.phase for p in plans[:4]] == ["W", "W", "W", student_phase]
+    small_batches = build(asib_config("ib", "method.asib.synergy_warmup_steps=5", "data.batch_size=16")).method
+    assert small_batches.steps_per_epoch == 4
+    assert [p.phase for p in small_batches.plan(4)] == ["W", "W"] + ["joint"] * 4  # ceil(5 / 4) = 2
+
+
+def test_a_min_steps_lengthens_every_a_phase_and_student_epochs_stay_equal() -> None:
+    method = build(asib_config("cccp", "method.asib.a_min_steps=3", "data.batch_size=16")).method  # 4 steps/epoch
+    assert [p.phase for p in method.plan(4)] == ["A", "B", "B", "A", "B", "B"]
+    method = build(asib_config("cccp", "method.asib.a_min_steps=9", "data.batch_size=16")).method  # ceil(9/4) = 3
+    assert [p.phase for p in method.plan(4)] == ["A", "A", "A", "B", "B"] * 2
+    for preset in ("baseline", "ib", "cccp", "tadapt", "full"):
+        plans = build(asib_config(preset, "method.asib.a_min_steps=9", "method.asib.synergy_warmup_steps=7")).method
+        assert sum(p.phase in ("joint", "B") for p in plans.plan(4)) == 4, preset
 
 
 def test_trained_parts_per_phase() -> None:
     cccp, tadapt = build(asib_config("cccp")).method, build(asib_config("tadapt")).method
     assert cccp.trained_parts("joint") == {"student", "synergy"}
-    assert cccp.trained_parts("A") == {"synergy"}
+    assert cccp.trained_parts("A") == cccp.trained_parts("W") == tadapt.trained_parts("W") == {"synergy"}
     assert tadapt.trained_parts("A") == {"synergy", "teachers"}
     assert cccp.trained_parts("B") == tadapt.trained_parts("B") == {"student"}
     groups = cccp.parameter_groups()
@@ -218,37 +243,50 @@ def test_trained_parts_per_phase() -> None:
     assert {id(p) for p in groups["synergy"]} == {id(p) for p in cccp.parameters()}
 
 
-def test_beta_warms_up_over_the_global_epochs() -> None:
-    method = build(asib_config("full", "method.asib.beta=0.01", "method.asib.beta_warmup_epochs=4")).method
-    assert [method.current_beta(e) for e in range(6)] == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+def test_beta_warms_up_over_the_epochs_in_which_it_acts() -> None:
+    method = build(
+        asib_config("full", "method.asib.beta=0.01", "method.asib.beta_warmup_epochs=2", "method.asib.a_epochs=1")
+    ).method
+    plans = method.plan(4)  # A B B A B B: beta acts in the two A-epochs only
+    assert [p.phase for p in plans] == ["A", "B", "B", "A", "B", "B"]
+    assert [method.beta_for(p) for p in plans] == pytest.approx([0.005, 0.0, 0.0, 0.01, 0.0, 0.0])
+    e2e = build(asib_config("ib", "method.asib.beta=0.01", "method.asib.beta_warmup_epochs=4")).method
+    assert [e2e.beta_for(p) for p in e2e.plan(4)] == pytest.approx([0.0025, 0.005, 0.0075, 0.01])
     no_warmup = build(asib_config("full", "method.asib.beta=0.01", "method.asib.beta_warmup_epochs=0")).method
-    assert no_warmup.current_beta(0) == 0.01
-    assert build(asib_config("baseline", "method.asib.beta=0.01")).method.current_beta(10) == 0.0
-    assert method.on_epoch_end(EpochPlan(epoch=1, stage=0, phase="A"), []) == {"beta": pytest.approx(0.005)}
+    assert no_warmup.beta_for(no_warmup.plan(4)[0]) == 0.01
+    baseline = build(asib_config("baseline", "method.asib.beta=0.01")).method
+    assert all(baseline.beta_for(p) == 0.0 for p in baseline.plan(4))
+    assert method.on_epoch_end(plans[0], [])["beta"] == pytest.approx(0.005)
 
 
 def test_ib_term_is_beta_times_the_kl() -> None:
     built = build(asib_config("ib", "method.asib.beta=0.5", "method.asib.beta_warmup_epochs=2"))
     built.method.eval()  # z = mu, so the KL below is the one the term used
-    terms = step(built, EpochPlan(epoch=0, stage=0, phase="joint"), student_grad=False)
+    terms = step(built, EpochPlan(epoch=0, stage=0, phase="joint", synergy_epoch=1), student_grad=False)
     with torch.no_grad():
         student_out = built.student(built.images)
         code = built.method.synergy["mbm"](student_out.pooled, [t(built.images).pooled for t in built.teachers])
     torch.testing.assert_close(terms["ib_kl"], 0.25 * gaussian_kl(code.mu, code.sigma).mean())
 
 
+PULL = "method.asib.synergy_student_weight=0.5"
+
+
 @pytest.mark.parametrize(
     ("preset", "overrides", "phase", "expected"),
     [
-        ("baseline", [], "joint", {"syn_ce", "syn_student_kl", "stu_ce", "stu_kd"}),
-        ("ib", [], "joint", {"syn_ce", "ib_kl", "syn_student_kl", "stu_ce", "stu_kd"}),
-        ("cccp", [], "A", {"syn_ce", "ib_kl", "syn_student_kl"}),
+        ("baseline", [], "joint", {"syn_ce", "stu_ce", "stu_kd"}),
+        ("baseline", [PULL], "joint", {"syn_ce", "syn_student_kl", "stu_ce", "stu_kd"}),
+        ("ib", [PULL], "joint", {"syn_ce", "ib_kl", "syn_student_kl", "stu_ce", "stu_kd"}),
+        ("ib", ["method.asib.synergy_warmup_steps=1"], "W", {"syn_ce", "ib_kl"}),
+        ("cccp", [PULL], "A", {"syn_ce", "ib_kl", "syn_student_kl"}),
         ("cccp", [], "B", {"stu_ce", "stu_kd"}),
-        ("cccp", ["method.asib.cccp_prox=0.1"], "A", {"syn_ce", "ib_kl", "syn_student_kl", "cccp_prox"}),
+        ("cccp", ["method.asib.cccp_prox=0.1"], "A", {"syn_ce", "ib_kl", "cccp_prox"}),
         ("cccp", ["method.asib.w_feat=1.0"], "B", {"stu_ce", "stu_kd", "stu_feat"}),
-        ("tadapt", [], "A", {"syn_ce", "ib_kl", "syn_student_kl", "teacher_ce", "l2sp"}),
-        ("tadapt", ["method.asib.l2sp_weight=0"], "A", {"syn_ce", "ib_kl", "syn_student_kl", "teacher_ce"}),
-        ("full", ["method.asib.synergy_student_weight=0"], "A", {"syn_ce", "ib_kl", "teacher_ce", "l2sp"}),
+        ("tadapt", [PULL], "A", {"syn_ce", "ib_kl", "syn_student_kl", "teacher_ce", "l2sp"}),
+        ("tadapt", ["method.asib.l2sp_weight=0"], "A", {"syn_ce", "ib_kl", "teacher_ce"}),
+        ("full", ["method.asib.synergy_warmup_steps=1"], "W", {"syn_ce", "ib_kl"}),
+        ("full", [], "A", {"syn_ce", "ib_kl", "teacher_ce", "l2sp"}),
         ("full", [], "B", {"stu_ce", "stu_kd"}),
     ],
 )
@@ -413,3 +451,67 @@ def test_eval_terms_omit_i_xz_without_a_bottleneck() -> None:
 def test_teacher_classes_outside_the_label_range_are_an_error() -> None:
     with pytest.raises(ValueError, match=r"teachers.0.classes must lie in 0..9; got \[12\]"):
         build(asib_config("full", "teachers.0.classes=[1, 12]"))
+
+
+# ---------------------------------------------------------------- docs/method.md's revisions
+
+
+def test_gate_opens_and_closes_at_its_threshold() -> None:
+    built = build(asib_config("cccp", PULL, "method.asib.synergy_gate_acc=0.8"))
+    method, plan = built.method.train(), first_plan(built.method, "A")
+    assert "syn_student_kl" not in step(built, plan, student_grad=False)  # closed until an evaluation opens it
+    method.on_evaluated(plan, {"synergy_acc": 0.79})
+    assert "syn_student_kl" not in step(built, plan, student_grad=False)
+    assert method.on_epoch_end(plan, [])["synergy_pull_on"] == 0.0
+    method.on_evaluated(plan, {"synergy_acc": 0.8})
+    assert "syn_student_kl" in step(built, plan, student_grad=False)
+    assert method.on_epoch_end(plan, [])["synergy_pull_on"] == 1.0
+    assert bool(method.state_dict()["pull_gate_open"])  # a resumed run keeps the gate's state
+    method.on_evaluated(plan, {"synergy_acc": 0.5})
+    assert "syn_student_kl" not in step(built, plan, student_grad=False)
+    always = build(asib_config("cccp", PULL)).method
+    assert always.on_epoch_end(plan, [])["synergy_pull_on"] == 1.0  # threshold 0: always open
+
+
+def test_pull_is_weighted_kl_at_tau_syn_toward_the_detached_student() -> None:
+    built = build(asib_config("cccp", "method.asib.synergy_student_weight=0.3", "method.asib.tau_syn=2.0"))
+    built.method.eval()
+    plan = first_plan(built.method, "A")
+    terms = step(built, plan, student_grad=True)
+    with torch.no_grad():
+        student_logits = built.student(built.images).logits
+        code = built.method.synergy["mbm"](
+            built.student(built.images).pooled, [t(built.images).pooled for t in built.teachers]
+        )
+        synergy_logits = built.method.synergy["head"](code.mu)
+    expected = 0.3 * 4.0 * F.kl_div(
+        F.log_softmax(synergy_logits / 2, 1), F.log_softmax(student_logits / 2, 1), reduction="batchmean", log_target=True
+    )
+    torch.testing.assert_close(terms["syn_student_kl"], expected)
+
+
+def _student_kd(*overrides: str) -> Tensor:
+    built = build(asib_config("cccp", *overrides))
+    built.method.eval()
+    return step(built, first_plan(built.method, "B"), student_grad=True)["stu_kd"]
+
+
+def test_tau_syn_and_the_weights_change_the_student_loss() -> None:
+    base = _student_kd()
+    assert not torch.allclose(base, _student_kd("method.asib.tau_syn=4.0"))
+    torch.testing.assert_close(_student_kd("method.asib.w_kd=0.25"), 0.25 * base)
+
+
+def test_student_target_policies() -> None:
+    method = build(asib_config("cccp", "method.asib.tau_syn=1.0")).method
+    labels = torch.tensor([0, 1])
+    synergy = torch.tensor([[4.0, 0.0, 0.0], [4.0, 0.0, 0.0]])  # right on sample 0, wrong on sample 1
+    teachers = [torch.tensor([[0.0, 0.0, 0.0], [0.0, 3.0, 0.0]]), torch.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])]
+    only_synergy = method.student_target(synergy, teachers, labels)
+    torch.testing.assert_close(only_synergy, F.softmax(synergy, 1))
+    auto = build(asib_config("cccp", "method.asib.target_policy=auto")).method
+    target = auto.student_target(synergy, teachers, labels)
+    average = (F.softmax(teachers[0], 1) + F.softmax(teachers[1], 1)) / 2
+    torch.testing.assert_close(target[0], F.softmax(synergy, 1)[0])  # the synergy is better here
+    torch.testing.assert_close(target[1], average[1])  # and worse here: the teachers' average
+    torch.testing.assert_close(target.sum(1), torch.ones(2))

@@ -74,3 +74,20 @@ def test_flatten_gives_dotted_keys() -> None:
     assert flat["optim.lr"] == 0.05
     assert flat["teachers.0.arch"] == "tiny_resnet"
     assert flat["method.asib.use_ib"] is True
+
+
+def test_a_dkd_warmup_longer_than_the_run_is_refused() -> None:
+    config = default_config("digits")
+    assert config.method.dkd.warmup_epochs <= config.epochs  # the digits default reaches full weight
+    apply_overrides(config, ["method.name=dkd", f"method.dkd.warmup_epochs={config.epochs}"])
+    with pytest.raises(ConfigError, match="method.dkd.warmup_epochs must be <= epochs.*warmup_epochs=17, epochs=16"):
+        apply_overrides(config, ["method.name=dkd", "method.dkd.warmup_epochs=17"])
+    apply_overrides(config, ["method.dkd.warmup_epochs=17"])  # read only when the method is dkd
+
+
+def test_asib_knobs_are_range_checked() -> None:
+    for key, value in [("tau_syn", 0), ("synergy_gate_acc", 1.5), ("a_min_steps", -1), ("target_policy", "best")]:
+        with pytest.raises(ConfigError, match=f"method.asib.{key}"):
+            apply_overrides(default_config("digits"), [f"method.asib.{key}={value}"])
+    with pytest.raises(ConfigError, match="unknown config key 'method.asib.tau'"):
+        apply_overrides(default_config("digits"), ["method.asib.tau=4"])

@@ -70,15 +70,41 @@ def test_ladder_rung_trains_and_resumes_exactly(rung: str, teacher_cache: Teache
 
 
 def test_tadapt_measures_teachers_before_and_after_each_a_phase(teacher_cache: TeacherCache) -> None:
-    config = apply_preset(small_digits_config("epochs=2", "method.asib.stages=2"), "full")
+    config = apply_preset(
+        small_digits_config("epochs=2", "method.asib.stages=2", "method.asib.a_epochs=2", "method.asib.a_min_steps=0"),
+        "full",
+    )
     run = _create(config, teacher_cache)
     while not run.finished:
         run.run_epoch()
     a_epochs = [row for row in run.history if row["phase"] == "A"]
-    assert a_epochs
-    for row in a_epochs:
-        assert "teacher0_val_acc_before" in row and "teacher0_val_acc" in row
-    assert [row["teacher_freeze_level"] for row in a_epochs] == [3, 2]
+    assert [row["stage"] for row in a_epochs] == [0, 0, 1, 1]
+    # "before" on each phase's first A-epoch, "after" on its last: per phase, not per epoch.
+    assert ["teacher0_val_acc_before" in row for row in a_epochs] == [True, False, True, False]
+    assert ["teacher1_test_acc_after" in row for row in a_epochs] == [False, True, False, True]
+    for row in (a_epochs[1], a_epochs[3]):
+        assert row["teacher0_val_acc_after"] == row["teacher0_val_acc"]
+    assert not any("teacher0_val_acc_before" in row for row in run.history if row["phase"] != "A")
+    assert [row["teacher_freeze_level"] for row in a_epochs] == [3, 3, 2, 2]
+
+
+def test_every_rung_trains_the_student_for_the_same_epochs_and_reports_the_rest(teacher_cache: TeacherCache) -> None:
+    from analysis.tables import phase_budget
+
+    budgets = {}
+    for rung in RUNGS:
+        config = apply_preset(small_digits_config("method.asib.synergy_warmup_steps=8"), rung)
+        run = _create(config, teacher_cache)
+        while not run.finished:
+            run.run_epoch()
+        budgets[rung] = phase_budget(run.history)
+        steps_per_epoch = -(-config.data.student_train_size // config.data.batch_size)
+        assert budgets[rung]["student_steps"] == config.epochs * steps_per_epoch, rung
+    assert {b["student_epochs"] for b in budgets.values()} == {4}
+    # Warm-up: 8 steps = 2 epochs of 200 labels in batches of 64 (4 steps each); CCCP adds its A-phases.
+    assert budgets["baseline"]["synergy_only_epochs"] == budgets["ib"]["synergy_only_epochs"] == 2
+    assert budgets["cccp"]["synergy_only_steps"] == budgets["full"]["synergy_only_steps"] > 8
+    assert all(b["synergy_only_time_s"] > 0 for b in budgets.values())
 
 
 def test_non_finite_loss_stops_the_run_naming_term_and_epoch(teacher_cache: TeacherCache) -> None:

@@ -69,16 +69,17 @@ def test_ib_switch_turns_on_sampling_and_beta() -> None:
     for rung, samples in [("baseline", False), ("ib", True)]:
         built = build(_rung(rung))
         method = built.method.train()
-        assert (method.current_beta(10) > 0) == samples
+        assert (method.beta_for(first_plan(method, "joint")) > 0) == samples
         terms = [step(built, first_plan(method, "joint"), student_grad=False)["syn_ce"] for _ in range(2)]
         assert (not torch.equal(*terms)) == samples, rung
 
 
 def test_cccp_switch_turns_joint_epochs_into_a_and_b_phases() -> None:
     ib, cccp = build(_rung("ib")).method, build(_rung("cccp")).method
-    assert {p.phase for p in ib.plan(16)} == {"joint"}
-    assert {p.phase for p in cccp.plan(16)} == {"A", "B"}
-    assert {ib.trained_parts(p.phase) for p in ib.plan(16)} == {frozenset({"student", "synergy"})}
+    assert {p.phase for p in ib.plan(16)} - {"W"} == {"joint"}
+    assert {p.phase for p in cccp.plan(16)} - {"W"} == {"A", "B"}
+    joint = [p for p in ib.plan(16) if p.phase != "W"]
+    assert {ib.trained_parts(p.phase) for p in joint} == {frozenset({"student", "synergy"})}
     assert {cccp.trained_parts(p.phase) for p in cccp.plan(16)} == {frozenset({"synergy"}), frozenset({"student"})}
 
 

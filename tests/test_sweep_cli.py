@@ -127,7 +127,7 @@ def test_an_existing_sweep_needs_resume_and_a_bad_auth_mode_is_refused(capsys, t
 
 
 def test_every_study_gives_each_trial_the_fields_the_results_writer_needs():
-    base = apply_overrides(default_config("digits"), ["epochs=4", "method.asib.stages=2"])
+    base = apply_overrides(default_config("digits"), ["epochs=4", "method.asib.stages=2"])  # dkd warm-up 4 fits
     constants = {"study": "x", "code_revision": "abc", "teacher_cache": "/c", "checkpoint_every": 1}
     for study in STUDIES.values():
         trials = study.trials(base, StudyOptions(seeds=2, samples=3))

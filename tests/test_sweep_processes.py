@@ -25,7 +25,10 @@ from analysis.results import read_results
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--set", "epochs=2", "--set", "method.asib.stages=2", "--set", "teacher_recipe.epochs=2"]
+TINY = [
+    *("--set", "epochs=2", "--set", "method.asib.stages=2", "--set", "teacher_recipe.epochs=2"),
+    *("--set", "method.asib.synergy_warmup_steps=5", "--set", "method.asib.a_min_steps=0"),
+]
 
 
 def child_env(**extra: str) -> dict[str, str]:

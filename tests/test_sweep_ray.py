@@ -33,9 +33,17 @@ from trainables.placement import choose_device, gpu_share, trial_device
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--set", "epochs=2", "--set", "method.asib.stages=2", "--set", "teacher_recipe.epochs=2"]
-TINY_OVERRIDES = [item for item in TINY if item != "--set"]
-"""Two B-epochs (two CCCP stages), teachers trained for two epochs: every code path, in seconds."""
+TINY_OVERRIDES = [
+    "epochs=2",
+    "method.asib.stages=2",
+    "method.asib.synergy_warmup_steps=5",
+    "method.asib.a_min_steps=0",
+    "method.dkd.warmup_epochs=1",
+    "teacher_recipe.epochs=2",
+]
+TINY = [item for override in TINY_OVERRIDES for item in ("--set", override)]
+"""Two student epochs (two CCCP stages), a one-epoch synergy warm-up, teachers trained for
+two epochs: every code path, in seconds."""
 
 
 def run_to_run_varying(column: str) -> bool:
@@ -99,7 +107,7 @@ def test_ablation_sweep_reuses_the_cached_teachers(results, finetuned, capsys):
     check_tables(trials, epochs, study="ablation", count=7)
     assert sorted(trials["arm"]) == sorted(ABLATION_ARMS)
     cccp_epochs = epochs[epochs["arm"] == "cccp"]
-    assert list(cccp_epochs["phase"]) == ["A", "B", "A", "B"]  # 2 stages of one A- and one B-epoch
+    assert list(cccp_epochs["phase"]) == ["W", "A", "B", "A", "B"]  # warm-up, then 2 stages of one A- and one B-epoch
     by_arm = trials.set_index("arm")
     assert list(by_arm.loc["ce", "teacher_keys"]) == []
     assert len(by_arm.loc["full", "teacher_keys"]) == 2

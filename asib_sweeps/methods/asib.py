@@ -1,10 +1,11 @@
-"""ASIB: distil K teachers into a student through a learned synergy (method.md sections 1-3).
+"""ASIB: distil K teachers into a student through a learned synergy (docs/method.md).
 
 The synergy (adapters, IB-MBM, head) reads the student's and the teachers' pooled
 features and is fitted with L_syn; the student is distilled from the synergy with
-L_stu. The four ablation switches each change what trains:
+L_stu at the synergy's own temperature tau_syn. The four ablation switches each
+change what trains:
 
-- use_ib: the bottleneck samples z and L_IB (weight beta(e)) is added; off: z = mu, beta = 0.
+- use_ib: the bottleneck samples z and L_IB (weight beta_n) is added; off: z = mu, beta = 0.
 - use_cccp: `plan` alternates A-phases (L_syn over the synergy) and B-phases (L_stu over
   the student) in `stages` stages instead of joint epochs (L_stu + L_syn).
 - use_tadapt: the teachers train in A-phases on their own CE plus L_syn, held near
@@ -12,8 +13,13 @@ L_stu. The four ablation switches each change what trains:
 - use_pf: the plan's freeze levels follow progressive unfreezing (the loop applies them
   with `asib_sweeps.freezing`).
 
-`stages`, `a_epochs` and `cccp_prox` describe the CCCP mode and are read only when
-use_cccp is on (a study shares one config across the rungs, E2E ones included).
+Every mode starts with a synergy warm-up (phase W: L_syn over the synergy alone) of
+`synergy_warmup_steps` optimiser steps, so the student never learns from an unfitted
+synergy; under CCCP each A-phase lasts at least `a_min_steps` steps. These synergy
+epochs come on top of the `epochs` student epochs, which every rung shares.
+
+`stages`, `a_epochs`, `a_min_steps` and `cccp_prox` describe the CCCP mode and are read
+only when use_cccp is on (a study shares one config across the rungs, E2E ones included).
 
 Gradient isolation is done here, not left to the loop: inside L_syn the student's
 feature and logits are detached ("student held fixed"), inside L_stu the synergy's
@@ -22,6 +28,7 @@ outputs are detached, and in B-phases the synergy runs without autograd altogeth
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -30,8 +37,9 @@ from torch import Tensor, nn
 
 from asib_sweeps.config import RunConfig
 from asib_sweeps.freezing import progressive_level
+from asib_sweeps.methods.avg_kd import average_soft_targets
 from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, Part, Phase, StepInput
-from asib_sweeps.methods.functional import soft_kl
+from asib_sweeps.methods.functional import soft_kl, soft_kl_to_probs
 from asib_sweeps.methods.ib_mbm import IBMBM, BottleneckCode, gaussian_kl, synergy_head
 from asib_sweeps.methods.registry import register_method
 from asib_sweeps.models.interface import ModelOutput, ZooModel
@@ -87,6 +95,10 @@ def seen_class_masks(teacher_classes: Sequence[list[int] | None], num_classes: i
     return masks
 
 
+SYNERGY_PHASES: frozenset[Phase] = frozenset({"W", "A", "joint"})
+"""The phases in which L_syn trains the synergy, and so the epochs in which beta acts."""
+
+
 @register_method
 class ASIB(DistillMethod):
     name = "asib"
@@ -99,9 +111,15 @@ class ASIB(DistillMethod):
         self.settings = config.method.asib
         self.teacher_classes = [spec.classes for spec in config.teachers]
         self.student_pretrained = config.student.pretrained or config.student.pretrained_path is not None
+        self.batch_size = config.data.batch_size
+        self.steps_per_epoch = 0
+        """Optimiser steps in one epoch over the student's split; set in build."""
         self.teacher_anchors: nn.ModuleList | None = None
         self.prox_anchor: WeightSnapshot | None = None
         self._teachers: list[ZooModel] = []  # plain list: referenced for L2-SP, not owned
+        # Whether the synergy's pull toward the student acts: decided from the last
+        # evaluation, and a buffer so that a resumed run continues with the same gate.
+        self.register_buffer("pull_gate_open", torch.tensor(self.settings.synergy_gate_acc <= 0))
 
     # ---------------------------------------------------------------- setup
 
@@ -112,6 +130,7 @@ class ASIB(DistillMethod):
             raise ValueError(
                 f"context has {len(context.teachers)} teachers but config.teachers has {len(self.teacher_classes)}"
             )
+        self.steps_per_epoch = math.ceil(len(context.train_labels) / self.batch_size)
         self.synergy = nn.ModuleDict(
             {
                 "mbm": IBMBM(
@@ -140,53 +159,59 @@ class ASIB(DistillMethod):
 
     # ---------------------------------------------------------------- schedule
 
-    def current_beta(self, epoch: int) -> float:
-        """beta(e) = beta * min(1, e / beta_warmup_epochs) with e = epoch + 1 (epochs begun so far).
+    def beta_for(self, plan: EpochPlan) -> float:
+        """beta_n = beta * min(1, n / beta_warmup_epochs), n the 1-based count of synergy epochs so far.
 
-        Counting the running epoch makes beta non-zero from the first epoch and full
-        after exactly `beta_warmup_epochs` epochs; 0 warm-up epochs means full beta
-        from the start, and use_ib off means beta = 0.
+        beta acts only where L_syn trains (phases W, A, joint), so the warm-up counts
+        those epochs and is never spent in B-phases; n = 1 in the first of them, and 0
+        warm-up epochs means full beta from the start. use_ib off means beta = 0.
         """
         s = self.settings
-        if not s.use_ib:
+        if not s.use_ib or plan.phase not in SYNERGY_PHASES:
             return 0.0
         if s.beta_warmup_epochs == 0:
             return s.beta
-        return s.beta * min(1.0, (epoch + 1) / s.beta_warmup_epochs)
+        return s.beta * min(1.0, plan.synergy_epoch / s.beta_warmup_epochs)
+
+    def phase_epochs(self, min_steps: int) -> int:
+        """Epochs over the student's split that give at least `min_steps` optimiser steps."""
+        if self.steps_per_epoch <= 0:
+            raise RuntimeError("build() must run before the plan: it sets steps_per_epoch")
+        return math.ceil(min_steps / self.steps_per_epoch)
 
     def plan(self, epochs: int) -> list[EpochPlan]:
-        """E2E: `epochs` joint epochs. CCCP: per stage, a_epochs A-epochs then epochs // stages B-epochs."""
+        """Warm-up W-epochs, then E2E: `epochs` joint epochs; CCCP: per stage an A-phase, then epochs // stages B-epochs.
+
+        The student trains in exactly `epochs` epochs in every mode; W- and A-epochs come on top.
+        """
         s = self.settings
+        phases: list[tuple[int, Phase, int]] = [(0, "W", self.phase_epochs(s.synergy_warmup_steps))]
         if not s.use_cccp:
-            return [
-                EpochPlan(
-                    epoch=e,
-                    stage=0,
-                    phase="joint",
-                    student_freeze_level=self._student_level(0),
-                    frozen_bn_trains=s.pf_train_bn,
+            phases.append((0, "joint", epochs))
+        else:
+            if epochs % s.stages:
+                raise ValueError(
+                    f"epochs must be a multiple of method.asib.stages under CCCP; got epochs={epochs}, stages={s.stages}"
                 )
-                for e in range(epochs)
-            ]
-        if epochs % s.stages:
-            raise ValueError(
-                f"epochs must be a multiple of method.asib.stages under CCCP; got epochs={epochs}, stages={s.stages}"
-            )
-        phases: tuple[tuple[Phase, int], ...] = (("A", s.a_epochs), ("B", epochs // s.stages))
+            a_count = max(s.a_epochs, self.phase_epochs(s.a_min_steps))
+            for stage in range(s.stages):
+                phases += [(stage, "A", a_count), (stage, "B", epochs // s.stages)]
         plans: list[EpochPlan] = []
-        for stage in range(s.stages):
-            for phase, count in phases:
-                for _ in range(count):
-                    plans.append(
-                        EpochPlan(
-                            epoch=len(plans),
-                            stage=stage,
-                            phase=phase,
-                            teacher_freeze_level=self._teacher_level(stage),
-                            student_freeze_level=self._student_level(stage),
-                            frozen_bn_trains=s.pf_train_bn,
-                        )
+        synergy_epochs = 0
+        for stage, phase, count in phases:
+            for _ in range(count):
+                synergy_epochs += phase in SYNERGY_PHASES
+                plans.append(
+                    EpochPlan(
+                        epoch=len(plans),
+                        stage=stage,
+                        phase=phase,
+                        teacher_freeze_level=self._teacher_level(stage) if s.use_cccp else -1,
+                        student_freeze_level=self._student_level(stage),
+                        frozen_bn_trains=s.pf_train_bn,
+                        synergy_epoch=synergy_epochs if phase in SYNERGY_PHASES else 0,
                     )
+                )
         return plans
 
     def _teacher_level(self, stage: int) -> int:
@@ -200,11 +225,13 @@ class ASIB(DistillMethod):
     def trained_parts(self, phase: Phase) -> frozenset[Part]:
         if phase == "joint":
             return frozenset({"student", "synergy"})
+        if phase == "W":
+            return frozenset({"synergy"})
         if phase == "A":
             return frozenset({"synergy", "teachers"}) if self.settings.use_tadapt else frozenset({"synergy"})
         if phase == "B":
             return frozenset({"student"})
-        raise ValueError(f"phase must be one of joint, A, B; got phase={phase!r}")
+        raise ValueError(f"phase must be one of W, A, B, joint; got phase={phase!r}")
 
     def parameter_groups(self) -> dict[Part, list[nn.Parameter]]:
         """All synergy parameters, whatever their requires_grad is at the moment of asking."""
@@ -214,23 +241,32 @@ class ASIB(DistillMethod):
         """At each stage's first A-epoch, anchor the proximal term at the synergy's current weights.
 
         These are the weights the previous stage ended with (B-phases leave the synergy
-        unchanged); in stage 0 the initial weights.
+        unchanged); in stage 0 the weights after the warm-up.
         """
         if self.prox_anchor is not None and plan.phase == "A" and int(self.prox_anchor_stage) != plan.stage:
             self.prox_anchor.copy_from(self.synergy)
             self.prox_anchor_stage.fill_(plan.stage)
 
     def on_epoch_end(self, plan: EpochPlan, teachers: list[ZooModel]) -> dict[str, float]:
-        """The epoch's beta(e), logged beside the loss terms (0 with use_ib off)."""
-        return {"beta": self.current_beta(plan.epoch)}
+        """The epoch's beta and whether the synergy's pull toward the student acted in it."""
+        return {"beta": self.beta_for(plan), "synergy_pull_on": float(self._pull_acts())}
+
+    def on_evaluated(self, plan: EpochPlan, metrics: dict[str, float]) -> None:
+        """Open the pull's gate once the synergy's validation accuracy reaches `synergy_gate_acc`; close it below."""
+        threshold = self.settings.synergy_gate_acc
+        if threshold > 0 and "synergy_acc" in metrics:
+            self.pull_gate_open.fill_(metrics["synergy_acc"] >= threshold)
+
+    def _pull_acts(self) -> bool:
+        return self.settings.synergy_student_weight > 0 and bool(self.pull_gate_open)
 
     # ---------------------------------------------------------------- losses
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
-        """The loss terms of the step's phase, already weighted: A -> L_syn, B -> L_stu, joint -> both."""
+        """The loss terms of the step's phase, already weighted: W/A -> L_syn, B -> L_stu, joint -> both."""
         phase = step.plan.phase
-        if phase not in ("joint", "A", "B"):
-            raise ValueError(f"phase must be one of joint, A, B; got phase={phase!r}")
+        if phase not in ("joint", "W", "A", "B"):
+            raise ValueError(f"phase must be one of W, A, B, joint; got phase={phase!r}")
         terms: dict[str, Tensor] = {}
         if phase == "B":
             with torch.no_grad():
@@ -238,7 +274,7 @@ class ASIB(DistillMethod):
         else:
             code, synergy_logits = self._synergy_forward(step.student, step.teachers)
             terms.update(self._synergy_terms(step, code, synergy_logits))
-        if phase != "A":
+        if phase in ("B", "joint"):
             terms.update(self._student_terms(step, code, synergy_logits))
         return terms
 
@@ -251,10 +287,10 @@ class ASIB(DistillMethod):
         s = self.settings
         terms = {"syn_ce": F.cross_entropy(synergy_logits, step.labels)}
         if s.use_ib:
-            terms["ib_kl"] = self.current_beta(step.plan.epoch) * gaussian_kl(code.mu, code.sigma).mean()
-        if s.synergy_student_weight > 0:
+            terms["ib_kl"] = self.beta_for(step.plan) * gaussian_kl(code.mu, code.sigma).mean()
+        if self._pull_acts():
             terms["syn_student_kl"] = s.synergy_student_weight * soft_kl(
-                step.student.logits.detach(), synergy_logits, s.tau
+                step.student.logits.detach(), synergy_logits, s.tau_syn
             )
         if step.plan.phase == "A":
             if s.use_tadapt:
@@ -293,14 +329,31 @@ class ASIB(DistillMethod):
     def _student_terms(self, step: StepInput, code: BottleneckCode, synergy_logits: Tensor) -> dict[str, Tensor]:
         """L_stu's pieces; the synergy is a fixed target here (its outputs detached)."""
         s = self.settings
+        target = self.student_target(synergy_logits.detach(), [t.logits.detach() for t in step.teachers], step.labels)
         terms = {
             "stu_ce": s.w_ce * F.cross_entropy(step.student.logits, step.labels),
-            "stu_kd": s.w_kd * soft_kl(synergy_logits.detach(), step.student.logits, s.tau),
+            "stu_kd": s.w_kd * soft_kl_to_probs(target, step.student.logits.to(target.dtype), s.tau_syn),
         }
         if s.w_feat > 0:
             query = self._student_query(step.student.pooled, adapter_trains=step.plan.phase == "joint")
             terms["stu_feat"] = s.w_feat * (query - code.mu.detach()).square().sum(dim=1).mean() / s.mbm_dim
         return terms
+
+    def student_target(self, synergy_logits: Tensor, teacher_logits: list[Tensor], labels: Tensor) -> Tensor:
+        """The distribution [B, C] the student distils at tau_syn.
+
+        `synergy`: the synergy's p_syn^tau_syn. `auto`: per sample, whichever of p_syn
+        and the teachers' average gives the true label the higher probability, so a
+        sample on which the synergy is worse than plain averaging falls back to it.
+        """
+        s = self.settings
+        synergy = F.softmax(synergy_logits.float() / s.tau_syn, dim=1)
+        if s.target_policy == "synergy":
+            return synergy
+        average = average_soft_targets(teacher_logits, s.tau_syn)
+        rows = torch.arange(labels.shape[0], device=labels.device)
+        synergy_better = synergy[rows, labels] >= average[rows, labels]
+        return torch.where(synergy_better.unsqueeze(1), synergy, average)
 
     def _student_query(self, student_feature: Tensor, *, adapter_trains: bool) -> Tensor:
         """a_S = A_S(h_S) with gradient into the student; into A_S too only when the synergy trains (joint)."""

@@ -8,8 +8,8 @@ parameters and buffers, so they are checkpointed with the method's state dict.
 
 Training is a sequence of epochs, each with a phase. Plain methods run every epoch in
 the `joint` phase, training the student (and their own parameters). ASIB also has the
-CCCP phases `A` (synergy, and the teachers under T-Adapt) and `B` (student), and plans
-the teachers' freeze level per stage. The loop asks the method for that plan and for
+synergy warm-up `W`, the CCCP phases `A` (synergy, and the teachers under T-Adapt) and
+`B` (student), and plans the teachers' freeze level per stage. The loop asks the method for that plan and for
 which parts train in each phase, and nothing else about the method's internals.
 """
 
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from asib_sweeps.config import RunConfig
 from asib_sweeps.models.interface import ModelOutput, ZooModel
 
-Phase = Literal["joint", "A", "B"]
+Phase = Literal["joint", "W", "A", "B"]
 Part = Literal["student", "synergy", "teachers"]
 
 
@@ -39,6 +39,8 @@ class EpochPlan:
     student_freeze_level: int = -1
     frozen_bn_trains: bool = True
     """Whether BatchNorm affine parameters inside frozen blocks keep training."""
+    synergy_epoch: int = 0
+    """ASIB: 1-based count of the epochs so far that train its synergy (0 in other epochs)."""
 
 
 @dataclass(frozen=True)
@@ -104,5 +106,8 @@ class DistillMethod(nn.Module):
         """Hook before each epoch's first step (e.g. proximal anchors at stage starts)."""
 
     def on_epoch_end(self, plan: EpochPlan, teachers: list[ZooModel]) -> dict[str, float]:
-        """Hook after each epoch; may return extra per-epoch metrics."""
+        """Hook after each epoch's training; may return extra per-epoch metrics."""
         return {}
+
+    def on_evaluated(self, plan: EpochPlan, metrics: dict[str, float]) -> None:
+        """Hook after each epoch's evaluation, with its validation metrics (e.g. to gate a loss term)."""

@@ -220,10 +220,13 @@ class TrainingRun:
             "student_freeze_level": plan.student_freeze_level,
             "trainable_params": self._trainable_parameter_count(parts),
         }
-        if "teachers" in parts:
-            # T-Adapt's performance preservation: accuracy before and after each A-epoch.
+        adapting = "teachers" in parts
+        if adapting and self._phase_starts_here(plan):
+            # T-Adapt's performance preservation: the teachers' accuracy before the
+            # phase's first epoch here, after its last one (the `_after` columns) below.
             before = self._teacher_accuracies()
             metrics.update({f"{key}_before": value for key, value in before.items()})
+        if adapting:
             self._teacher_eval_cache = None
         started = time.perf_counter()
         metrics.update(self._train_one_epoch(plan, parts))
@@ -233,11 +236,24 @@ class TrainingRun:
         metrics["epoch_time_s"] = time.perf_counter() - started
         metrics.update(self.method.on_epoch_end(plan, self.teachers))
         evaluation_started = time.perf_counter()
-        metrics.update(self._evaluate())
+        evaluation = self._evaluate()
+        metrics.update(evaluation)
         metrics["eval_time_s"] = time.perf_counter() - evaluation_started
+        if adapting and self._phase_ends_here(plan):
+            teachers = {key: value for key, value in evaluation.items() if key.startswith("teacher")}
+            metrics.update({f"{key}_after": value for key, value in teachers.items()})
+        self.method.on_evaluated(plan, evaluation)
         metrics["peak_memory_mb"] = peak_memory_mb(self.device)
         self._record(metrics)
         return metrics
+
+    def _phase_starts_here(self, plan: EpochPlan) -> bool:
+        previous = self.plan[plan.epoch - 1] if plan.epoch > 0 else None
+        return previous is None or (previous.phase, previous.stage) != (plan.phase, plan.stage)
+
+    def _phase_ends_here(self, plan: EpochPlan) -> bool:
+        following = self.plan[plan.epoch + 1] if plan.epoch + 1 < len(self.plan) else None
+        return following is None or (following.phase, following.stage) != (plan.phase, plan.stage)
 
     def _configure(self, plan: EpochPlan, parts: frozenset[Part]) -> None:
         """Set requires_grad, train/eval modes and freeze levels for this epoch's phase."""
@@ -268,7 +284,7 @@ class TrainingRun:
         trains_student, trains_teachers = "student" in parts, "teachers" in parts
         term_sums: dict[str, Tensor] = {}
         correct = torch.zeros((), device=self.device)
-        seen = 0
+        seen = steps = 0
         for images, labels, indices in train_batches(
             self.train_split,
             batch_size=cfg.batch_size,
@@ -300,7 +316,8 @@ class TrainingRun:
                 term_sums[name] = term_sums[name] + value if name in term_sums else value
             correct += (student_out.logits.detach().argmax(dim=1) == labels).sum()
             seen += batch
-        return self._epoch_training_metrics(plan, term_sums, correct, seen)
+            steps += 1
+        return {**self._epoch_training_metrics(plan, term_sums, correct, seen), "steps": steps}
 
     def _epoch_training_metrics(
         self, plan: EpochPlan, term_sums: dict[str, Tensor], correct: Tensor, seen: int
@@ -323,8 +340,8 @@ class TrainingRun:
         return out
 
     def _current_lr(self, plan: EpochPlan) -> float:
-        """The learning rate the student's optimiser used this epoch (synergy's in A-phases)."""
-        part = "synergy" if plan.phase == "A" else "student"
+        """The learning rate the student's optimiser used this epoch (synergy's in W- and A-phases)."""
+        part = "synergy" if plan.phase in ("W", "A") else "student"
         optimizer = self.optimizers.get(part)
         return float(optimizer.param_groups[0]["lr"]) if optimizer else 0.0
 
