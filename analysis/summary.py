@@ -90,7 +90,7 @@ def readable_arm_table(table: pd.DataFrame, references: tuple[str, ...] = ("ce",
     for reference in references:
         if f"vs_{reference}_mean" in table.columns:
             columns = [table[f"vs_{reference}_{part}"] for part in ("mean", "std", "p")]
-            out[f"vs {reference} (paired)"] = [signed_points(*values) for values in zip(*columns)]
+            out[f"− {reference} (paired)"] = [signed_points(*values) for values in zip(*columns)]
     return out
 
 
@@ -107,7 +107,7 @@ def summary_text(trials: pd.DataFrame) -> str:
             lines.append(f"class overlap {overlap} %:")
         lines.append(_text(readable_arm_table(table)) if not table.empty else "no finished trials yet")
     if compared:
-        lines.append(f"vs: mean ± std over seeds of the paired difference in {COMPARED}; p: paired t-test")
+        lines.append(f"− ce: arm − ce in {COMPARED}, mean ± std over seeds of the paired differences; p: paired t-test")
     return "\n".join(lines)
 
 

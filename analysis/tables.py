@@ -243,4 +243,3 @@ def _kind(value: Any) -> str:
 
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-

@@ -17,7 +17,7 @@ import pytest
 
 from analysis import arms, cccp, freezing, tadapt
 from analysis.ablation import ablation_table
-from analysis.beta_study import beta_points, beta_spread, best_beta, parameter_importance, trial_history
+from analysis.beta_study import best_beta, beta_points, beta_spread, parameter_importance, trial_history
 from analysis.flatten import flatten_dict
 from analysis.info_plane import arms_without, info_plane_points
 from analysis.overview import config_differences, error_message, errors, teachers_used
@@ -114,7 +114,9 @@ def test_ablation_table_gain_is_paired_over_the_rung_below() -> None:
     assert table.loc["ib", "previous"] == "baseline"
     assert table.loc["ib", "gain_mean"] == pytest.approx(0.03)  # 0.02, 0.04, 0.03
     assert table.loc["ib", "gain_std"] == pytest.approx(0.01)
-    assert table.loc["ib", "gain_p"] == pytest.approx(paired_difference(pd.Series([0.02, 0.04, 0.03]), pd.Series([0.0] * 3)).p)
+    assert table.loc["ib", "gain_p"] == pytest.approx(
+        paired_difference(pd.Series([0.02, 0.04, 0.03]), pd.Series([0.0] * 3)).p
+    )
     assert table.loc["ib", "teacher0_test_acc_final"] == pytest.approx(0.8)  # the last epoch's value
     assert math.isnan(table.loc["baseline", "gain_mean"]) and table.loc["ib", "wall_time_s"] == 10.0
 

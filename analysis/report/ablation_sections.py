@@ -16,8 +16,8 @@ from analysis.summary import COMPARED, percent, readable_arm_table, signed_point
 
 LAST_K = 5
 COST_LABELS = {
-    "epoch_time_s": "training time per epoch (s)",
-    "trainable_params": "trained parameters",
+    "epoch_time_s": "time per epoch (s)",
+    "trainable_params": "trained params",
     "peak_memory_mb": "peak memory (MB)",
 }
 
@@ -44,21 +44,18 @@ def _ladder(sweep: Sweep) -> list[Block]:
     if table.empty:
         raise MissingData("no finished trial yet")
     readable = readable_arm_table(table)
+    gains = zip(table["previous"], table["gain_mean"], table["gain_std"], table["gain_p"])
     readable.insert(
-        4,
-        "gain over rung below (paired)",
-        [
-            "—" if not isinstance(below, str) else f"{signed_points(m, s, p)} vs {below}"
-            for below, m, s, p in zip(table["previous"], table["gain_mean"], table["gain_std"], table["gain_p"])
-        ],
+        4, "− rung above (paired)", [signed_points(*g[1:]) if isinstance(g[0], str) else "—" for g in gains]
     )
     for column in [c for c in table.columns if c.startswith("teacher") and c.endswith("_test_acc_final")]:
         index = column.removeprefix("teacher").split("_")[0]
-        readable[f"teacher {index} test, last epoch (%)"] = [percent(value) for value in table[column]]
+        readable[f"teacher {index} test acc, end (%)"] = [percent(value) for value in table[column]]
     readable["wall time (s)"] = [f"{value:.0f}" for value in table["wall_time_s"]]
     caption = (
-        f"Mean ± std over seeds of finished trials. Gains and 'vs ce' are paired over seeds on {COMPARED} "
-        "(p: paired t-test; none below two pairs)."
+        "Mean ± std over seeds of finished trials. '− rung above': this rung − the ladder rung listed above it; "
+        f"'− ce': this arm − ce; both in {COMPARED}, paired over seeds (p: paired t-test, none below two pairs). "
+        "Teacher accuracy at the trial's last epoch (after any adaptation)."
     )
     title = "Test accuracy per arm, mean ± std over seeds"
     return [

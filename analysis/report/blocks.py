@@ -46,7 +46,6 @@ class TableBlock:
     title: str
     frame: pd.DataFrame
     caption: str = ""
-    index: bool = False
     wrap: bool = False
     """Let the last column wrap (long text such as error messages)."""
 

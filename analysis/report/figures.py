@@ -41,8 +41,7 @@ def arm_bars(table: pd.DataFrame) -> go.Figure:
             customdata=table["n"],
             hovertemplate="%{x}: %{y:.1f} %<br>n=%{customdata}<extra>" + name + "</extra>",
         )
-    low = 100 * np.nanmin(table[["test_acc_best_val_mean", "test_acc_final_mean"]].to_numpy())
-    return _layout(figure, barmode="group", yaxis={"title": "test accuracy (%)", "range": [max(0, low - 15), 100]})
+    return _layout(figure, barmode="group", yaxis={"title": "test accuracy (%)", "range": [0, 100]})
 
 
 def _arm_colours(arms: list[str]) -> dict[str, str]:
@@ -87,7 +86,7 @@ def info_plane(points: pd.DataFrame, colour_by: str, arm_order: list[str]) -> go
             },
         )
     figure.update_xaxes(title="I(X;Z) bound (nats)", matches="x")
-    figure.update_yaxes(title="I(Z;Y) bound (nats)", col=1)
+    figure.update_yaxes(title="I(Z;Y) bound (nats)", selector={"anchor": "x"})
     return _layout(figure, showlegend=False)
 
 
@@ -145,7 +144,7 @@ def beta_sensitivity(points: pd.DataFrame, spread: pd.DataFrame, best: pd.Series
             col=2,
         )
         figure.update_yaxes(title="nats", row=1, col=2)
-    figure.update_xaxes(type="log")
+    figure.update_xaxes(type="log", title="β (log)", dtick=1, exponentformat="power")
     figure.update_yaxes(title="test accuracy (%)", row=1, col=1)
     return _layout(figure)
 

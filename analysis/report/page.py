@@ -26,7 +26,8 @@ h3 { margin: 22px 0 6px; font-size: 1.05em; color: #334e68; }
 .meta { color: #627d98; font-size: 0.9em; }
 table { border-collapse: collapse; font-size: 0.86em; margin: 6px 0; }
 th, td { border-bottom: 1px solid #e4e7eb; padding: 4px 10px; text-align: right; white-space: nowrap; }
-th { background: #f0f4f8; } td:first-child, th:first-child { text-align: left; }
+th { background: #f0f4f8; white-space: normal; max-width: 12em; vertical-align: bottom; }
+td:first-child, th:first-child { text-align: left; }
 table.wrap td:last-child { white-space: normal; text-align: left; font-family: ui-monospace, monospace; }
 .caption { color: #52606d; font-size: 0.85em; margin: 2px 0 10px; }
 .left-out { color: #8d2b0b; font-size: 0.9em; margin: 4px 0; }
@@ -70,7 +71,7 @@ def _contents(sections: Sequence[Section]) -> str:
 
 def _block(block: object) -> str:
     if isinstance(block, TableBlock):
-        table = block.frame.to_html(index=block.index, na_rep="—", border=0, classes="wrap" if block.wrap else None)
+        table = block.frame.to_html(index=False, na_rep="—", border=0, classes="wrap" if block.wrap else None)
         caption = f"<p class='caption'>{html.escape(block.caption)}</p>" if block.caption else ""
         return f"<h3>{html.escape(block.title)}</h3>{table}{caption}"
     if isinstance(block, FigureBlock):

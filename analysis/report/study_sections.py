@@ -15,7 +15,11 @@ from analysis.sota import overlap_curve, sota_table
 from analysis.stats import MissingData
 from analysis.summary import OVERLAP_COLUMN, arm_table, percent, readable_arm_table
 
-PAIRED_CAPTION = "Mean ± std over seeds of finished trials; differences paired over seeds (p: paired t-test)."
+PAIRED_CAPTION = (
+    "Mean ± std over seeds of finished trials. '− ce', '− asib': this arm − that one in test acc @ best val, "
+    "paired over seeds (p: paired t-test)."
+)
+CONFIG_CAPTION = "As stored in each trial's config (the seed aside); a method reads only its own keys."
 
 
 def report_sections(sweeps: Sequence[Sweep]) -> list[Section]:
@@ -36,11 +40,12 @@ def overview_section(sweeps: Sequence[Sweep]) -> Section:
     for sweep in distilled:
         differences = config_differences(sweep.trials)
         if not differences.empty:
-            blocks.append(TableBlock(f"{sweep.name}: config keys that differ between trials", differences, index=True))
+            title = f"{sweep.name}: config keys that differ between trials"
+            blocks.append(TableBlock(title, differences.reset_index(), CONFIG_CAPTION))
     teachers = (
         pd.concat([teachers_used(s.trials, s.epochs) for s in distilled], ignore_index=True) if distilled else None
     )
-    if teachers is None or teachers.empty:
+    if teachers is None or teachers[["val_acc", "test_acc"]].isna().all().all():
         blocks.append(LeftOut("teachers used", "no distillation trial reported teacher accuracies"))
     else:
         teachers = teachers.groupby(["key", "index"], as_index=False).agg(
