@@ -351,3 +351,12 @@ def test_copies_of_training_constants_match_their_sources() -> None:
     )
     config = default_config("digits").model_dump()
     assert flatten_dict(config) == config_flatten(config)
+
+
+def test_summary_text_has_one_table_per_class_overlap() -> None:
+    rows = [("a", "asib", 0, 0.6), ("b", "avg_kd", 0, 0.5), ("c", "asib", 0, 0.9), ("d", "avg_kd", 0, 0.8)]
+    text = summary_text(trial_rows(rows, "overlap", **{"param.overlap": [0, 0, 100, 100]}))
+    lines = text.splitlines()
+    assert lines[1] == "class overlap 0 %:" and "class overlap 100 %:" in lines
+    first = lines.index("class overlap 100 %:")
+    assert [line.split()[:3] for line in lines[first + 2 : first + 4]] == [["asib", "1", "90.0"], ["avg_kd", "1", "80.0"]]
