@@ -65,11 +65,9 @@ def read_results(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def find_result_dirs(root: Path) -> list[Path]:
-    """root itself if it holds a trials.parquet, else every folder below it that does."""
-    root = Path(root)
-    if (root / TRIALS_FILE).is_file():
-        return [root]
-    return sorted(path.parent for path in root.rglob(TRIALS_FILE))
+    """root and every folder below it that holds a trials.parquet (a sweep's teacher
+    fine-tuning tables live in its finetune/ subfolder), root first."""
+    return sorted(path.parent for path in Path(root).rglob(TRIALS_FILE))
 
 
 def write_table_atomically(table: pa.Table, path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from analysis.flatten import flatten_dict
 from analysis.schema import (
     CONFIG_PREFIX,
     EPOCH_COLUMNS,
@@ -29,7 +30,6 @@ from analysis.schema import (
     metric_type,
 )
 from analysis.tune_experiment import TUNE_RESULT_FIELDS, TrialFiles
-from asib_sweeps.config import flatten_dict
 
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING")
 TUNE_STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
@@ -260,4 +260,3 @@ def _kind(value: Any) -> str:
 
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-

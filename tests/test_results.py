@@ -509,12 +509,13 @@ def test_report_prints_per_arm_summary(tmp_path: Path, capsys: pytest.CaptureFix
     experiment.save_state(state)
     write_results(experiment.dir, tmp_path / "results" / STUDY, study=STUDY)
 
-    assert report.main([str(tmp_path / "results")]) == 0
+    assert report.main([str(tmp_path / "results"), "--text"]) == 0
     out = capsys.readouterr().out
-    assert "4 trials (TERMINATED 3, ERROR 0, RUNNING 1, PENDING 0)" in out
-    rows = {line.split()[1]: line.split()[2:] for line in out.splitlines() if line.split()[:1] == [STUDY]}
-    assert rows["full"][:3] == ["2", "0.7000", "0.1414"]  # count, mean, std of test_acc_final
-    assert rows["ce"][:3] == ["1", "0.5000", "NaN"]  # the running trial does not count
+    assert "4 trials (TERMINATED 3, RUNNING 1)" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()[:1] in (["full"], ["ce"])}
+    assert rows["full"][:4] == ["2", "70.0", "±", "14.1"]  # n, mean ± std of test_acc_best_val (= final here), in %
+    assert rows["ce"][:2] == ["1", "50.0"]  # the running trial does not count
+    assert not (tmp_path / "results" / "report.html").exists()  # --text alone writes no page
 
 
 def test_report_without_results_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,8 +1,11 @@
-"""asib-report: summarise the results tables a sweep wrote.
+"""asib-report: the studies' figures and tables, from the Parquet results, in one offline HTML page.
 
-For now a text summary per study (trials per status, and per arm the count, mean and
-std of the final and best-validation test accuracy over finished trials); the HTML
-report comes later.
+    asib-report DIR [--out FILE] [--png DIR] [--text]
+
+Every folder at or below DIR holding a trials.parquet is one sweep. The page (default
+DIR/report.html) embeds plotly.js and makes no network request, so it opens on a cluster
+without internet. `--text` prints the console summary the sweep prints at its end (and
+writes the page only when --out is given too).
 """
 
 from __future__ import annotations
@@ -12,19 +15,27 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
+from analysis.report.blocks import Sweep
+from analysis.report.page import render_page
+from analysis.report.png import PngExportError, write_pngs
+from analysis.report.study_sections import report_sections
+from analysis.results import IncompatibleResultsError, find_result_dirs, read_results
+from analysis.summary import summary_text
 
-from analysis.results import find_result_dirs, read_results
-from analysis.summary import arm_summary, status_counts
+EXIT_OK, EXIT_NO_RESULTS, EXIT_USAGE, EXIT_PNG = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asib-report",
-        description="Summarise sweep results: trials.parquet and epochs.parquet under DIR "
-        "(DIR itself or any folder below it).",
+        description="Report on sweep results: trials.parquet and epochs.parquet in DIR or any folder below it. "
+        f"Exit codes: {EXIT_NO_RESULTS} no or unreadable results, {EXIT_USAGE} bad arguments, "
+        f"{EXIT_PNG} page written but PNG export failed.",
     )
     parser.add_argument("results", type=Path, metavar="DIR", help="results directory of one or more sweeps")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="HTML file to write (default: DIR/report.html)")
+    parser.add_argument("--png", type=Path, metavar="DIR", help="also write every figure as DIR/<figure>.png (kaleido)")
+    parser.add_argument("--text", action="store_true", help="print the per-arm summary of each sweep")
     return parser
 
 
@@ -32,27 +43,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.results.is_dir():
         print(f"asib-report: DIR must be a directory; got {args.results}", file=sys.stderr)
-        return 2
-    result_dirs = find_result_dirs(args.results)
-    if not result_dirs:
+        return EXIT_USAGE
+    try:
+        sweeps = load_sweeps(args.results)
+    except (FileNotFoundError, IncompatibleResultsError) as error:
+        print(f"asib-report: {error}", file=sys.stderr)
+        return EXIT_NO_RESULTS
+    if not sweeps:
         print(f"asib-report: no trials.parquet in or below {args.results}", file=sys.stderr)
-        return 1
-    for result_dir in result_dirs:
-        trials, _ = read_results(result_dir)
-        print(format_summary(result_dir, trials))
-    return 0
+        return EXIT_NO_RESULTS
+    if args.text:
+        for sweep in sweeps:
+            print(f"{sweep.name} ({sweep.study}): {summary_text(sweep.trials)}\n")
+        if args.out is None and args.png is None:
+            return EXIT_OK
+    sections = report_sections(sweeps)
+    out = args.out or args.results / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_page(sections, root=args.results), encoding="utf-8")
+    figures = [figure for section in sections for figure in section.figures()]
+    print(f"wrote {out}: {len(sweeps)} sweep(s), {len(figures)} figures")
+    if args.png is not None:
+        try:
+            paths = write_pngs(figures, args.png)
+        except PngExportError as error:
+            print(f"asib-report: --png: {error}; the HTML page was written", file=sys.stderr)
+            return EXIT_PNG
+        print(f"wrote {len(paths)} PNGs to {args.png}")
+    return EXIT_OK
 
 
-def format_summary(result_dir: Path, trials: pd.DataFrame) -> str:
-    """The text block printed for one results directory."""
-    counts = ", ".join(f"{status} {count}" for status, count in status_counts(trials).items())
-    lines = [f"{result_dir}: {len(trials)} trials ({counts})"]
-    summary = arm_summary(trials)
-    if summary.empty:
-        lines.append("  no finished trials yet")
-    else:
-        lines.append(summary.to_string(index=False, float_format=lambda value: f"{value:.4f}"))
-    return "\n".join(lines)
+def load_sweeps(root: Path) -> list[Sweep]:
+    """Every sweep at or below root, named by its path below root (root's own name for root itself)."""
+    sweeps = []
+    for folder in find_result_dirs(root):
+        trials, epochs = read_results(folder)
+        name = folder.relative_to(root).as_posix() if folder != root else root.resolve().name
+        sweeps.append(Sweep(name=name, path=folder, trials=trials, epochs=epochs))
+    return sweeps
 
 
 if __name__ == "__main__":

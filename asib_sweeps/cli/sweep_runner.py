@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from ray import tune
 
 from analysis.results import ResultTables, write_results
-from analysis.summary import arm_summary
+from analysis.summary import summary_text
 from asib_sweeps.cli.results_callback import ResultTablesCallback
 from asib_sweeps.teachers import TeacherCache
 from search_spaces import Study, StudyOptions, Trial, TunePlan
@@ -222,7 +221,7 @@ def run_sweep(settings: SweepSettings) -> int:
     if outcome.tables is None:
         print("every teacher was already in the cache; nothing to run")
         return EXIT_OK
-    print(format_summary(outcome.tables.trials))
+    print(summary_text(outcome.tables.trials))
     print(f"\nresults: {settings.sweep_dir}\nnext: asib-report {settings.sweep_dir}")
     if outcome.failed:
         print(
@@ -230,24 +229,6 @@ def run_sweep(settings: SweepSettings) -> int:
         )
         return EXIT_TRIALS_FAILED
     return EXIT_OK
-
-
-def format_summary(trials: pd.DataFrame) -> str:
-    """Mean and std of the test accuracy per arm (per overlap too, where the study has one)."""
-    overlap = "param.overlap"
-    if overlap in trials.columns:
-        blocks = [
-            f"overlap {value} %:\n{_summary_text(arm_summary(group))}"
-            for value, group in trials.groupby(overlap, sort=True)
-        ]
-        return "\n".join(blocks)
-    return _summary_text(arm_summary(trials))
-
-
-def _summary_text(summary: pd.DataFrame) -> str:
-    if summary.empty:
-        return "no finished trials"
-    return summary.drop(columns="study").to_string(index=False, float_format=lambda value: f"{value:.4f}")
 
 
 def _stopped(settings: SweepSettings) -> int:

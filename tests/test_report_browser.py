@@ -1,0 +1,169 @@
+"""asib-report over real sweeps, checked in headless Chromium: every figure it lists is drawn,
+nothing is logged as an error, and the page requests nothing but itself.
+
+The sweeps are real `asib-sweep` runs (tiny digits ablation and beta study, each in its own
+process session, ended by id); they run once per test session. Chromium is Debian's
+/usr/bin/chromium, which .ci/run installs; playwright drives it and never downloads one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.results import read_results
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+TINY = [
+    "--set", "epochs=2", "--set", "method.asib.stages=2", "--set", "teacher_recipe.epochs=2",
+    "--set", "data.student_train_size=200", "--no-dashboard",
+]  # fmt: skip
+STUDIES = {"ablation": ["--seeds", "2"], "beta": ["--samples", "3"]}
+needs_chromium = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} absent (.ci/run installs chromium)")
+
+
+def run_in_own_session(command: list[str], *, timeout_s: float) -> subprocess.CompletedProcess:
+    """Run a CLI in a new process session; on timeout, end the whole session (Ray's workers too)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_AUTH")}
+    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        raise AssertionError(f"{' '.join(command)} ran over {timeout_s} s:\n{output[-3000:]}") from None
+    return subprocess.CompletedProcess(command, process.returncode, output, "")
+
+
+@pytest.fixture(scope="session")
+def real_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """results/ablation and results/beta from real tiny sweeps (teachers shared), and each sweep's output."""
+    results = tmp_path_factory.mktemp("report-results")
+    outputs = {}
+    for study, options in STUDIES.items():
+        command = [sys.executable, "-m", "asib_sweeps.cli.sweep", study, *options, "--results", str(results), *TINY]
+        completed = run_in_own_session(command, timeout_s=420)
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        outputs[study] = completed.stdout
+    return results, outputs
+
+
+def report(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "asib_sweeps.cli.report", *args],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_sweep_ends_with_the_compact_arm_table(real_results: tuple[Path, dict[str, str]]) -> None:
+    results, outputs = real_results
+    lines = outputs["ablation"].splitlines()
+    header = next(
+        index for index, line in enumerate(lines) if line.startswith("arm ") and "test acc @ best val" in line
+    )
+    arms = [line.split()[0] for line in lines[header + 1 : header + 8]]
+    assert arms == ["baseline", "ib", "cccp", "tadapt", "full", "ce", "avg_kd"]
+    assert all(line.split()[1] == "2" for line in lines[header + 1 : header + 8])  # n: two seeds each
+    assert "NaN" not in "\n".join(lines[header : header + 9])
+    text = report(str(results), "--text")
+    assert text.returncode == 0 and "ablation (ablation): 14 trials (TERMINATED 14)" in text.stdout
+
+
+@needs_chromium
+def test_the_page_draws_every_listed_figure_without_errors_or_network(
+    real_results: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    results, _ = real_results
+    page_path = tmp_path / "report.html"
+    completed = report(str(results), "--out", str(page_path))
+    assert completed.returncode == 0, completed.stderr
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            problems: list[str] = []
+            requests: list[str] = []
+            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(page_path.as_uri(), wait_until="load")
+            page.wait_for_timeout(1000)
+            listed = page.eval_on_selector_all("a.figure-link", "links => links.map(a => a.hash.slice(1))")
+            drawn = page.evaluate(DRAWN_JS, listed)
+            ids = page.eval_on_selector_all("[id]", "elements => elements.map(e => e.id)")
+            plots = page.eval_on_selector_all(".js-plotly-plot", "plots => plots.length")
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert problems == []
+    assert requests == [page_path.as_uri()]
+    assert len(ids) == len(set(ids))
+    expected = {"fig-ablation-ladder", "fig-ablation-info-plane", "fig-ablation-cccp", "fig-ablation-tadapt",
+                "fig-ablation-freezing", "fig-beta-beta-sensitivity", "fig-beta-history", "fig-beta-info-plane"}  # fmt: skip
+    assert expected <= set(listed) and plots == len(listed)
+    assert drawn == {figure: True for figure in listed}
+    assert "parameter importance needs two or more searched parameters; this study searched method.asib.beta" in text
+    assert "paths of avg_kd, baseline, ce" in text  # the rungs without a bottleneck, said, not drawn
+
+
+DRAWN_JS = """ids => Object.fromEntries(ids.map(id => {
+    // A trace's x / y is an array, or a typed-array spec whose decoded values are in _inputArray.
+    const count = v => v == null ? 0 : (v.length !== undefined ? v.length : (v._inputArray || []).length || 0);
+    const element = document.getElementById(id);
+    const traces = element && element.classList.contains('js-plotly-plot') ? element.data : [];
+    const withPoints = traces.filter(t => count(t.x) > 0 || count(t.y) > 0).length;
+    const marks = element ? element.querySelectorAll('svg.main-svg .point, svg.main-svg .js-line').length : 0;
+    return [id, withPoints > 0 && marks > 0];
+}))"""
+
+
+@needs_chromium
+def test_png_export_writes_every_figure(real_results: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    results, _ = real_results
+    completed = report(str(results / "beta"), "--out", str(tmp_path / "beta.html"), "--png", str(tmp_path / "png"))
+    assert completed.returncode == 0, completed.stderr
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert [p.name for p in pngs] == [
+        "fig-beta-beta-sensitivity.png",
+        "fig-beta-history.png",
+        "fig-beta-info-plane.png",
+    ]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_png_export_without_a_browser_says_so_and_keeps_the_page(
+    real_results: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    results, _ = real_results
+    env = {**os.environ, "BROWSER_PATH": str(tmp_path / "no-such-chrome")}  # kaleido's own override
+    completed = subprocess.run(
+        [sys.executable, "-m", "asib_sweeps.cli.report", str(results / "beta"), "--out", str(tmp_path / "b.html"),
+         "--png", str(tmp_path / "png")],
+        check=False, cwd=REPO, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert completed.returncode == 3
+    assert "needs Chrome or Chromium" in completed.stderr and "the HTML page was written" in completed.stderr
+    assert (tmp_path / "b.html").is_file() and not list((tmp_path / "png").glob("*.png"))
+    trials, _ = read_results(results / "beta")
+    assert len(trials) == 3

@@ -1,0 +1,81 @@
+"""asib-report's refusals and the page it builds from tables that lack data.
+
+The tables here are written as Parquet by hand (with the schema metadata the writer
+puts there), so each test controls exactly which columns exist.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from analysis.results import EPOCHS_FILE, TRIALS_FILE, write_table_atomically
+from analysis.schema import SCHEMA_VERSION, SCHEMA_VERSION_METADATA_KEY
+from asib_sweeps.cli import report
+
+
+def write_tables(folder: Path, trials: pd.DataFrame, epochs: pd.DataFrame, version: int = SCHEMA_VERSION) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame, name in ((trials, TRIALS_FILE), (epochs, EPOCHS_FILE)):
+        table = pa.Table.from_pandas(frame.assign(schema_version=version), preserve_index=False)
+        table = table.replace_schema_metadata({SCHEMA_VERSION_METADATA_KEY: str(version).encode()})
+        write_table_atomically(table, folder / name)
+
+
+def ablation_without_bounds() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two arms x two seeds, epochs with val/test accuracy but no i_xz, i_zy, teacher or cost metrics."""
+    trials, epochs = [], []
+    for seed in (0, 1):
+        for arm, accuracy in (("ib", 0.6 + seed / 10), ("ce", 0.5)):
+            trial_id = f"{arm}-{seed}"
+            trials.append(
+                {
+                    "trial_id": trial_id, "study": "ablation", "arm": arm, "seed": seed, "beta": math.nan,
+                    "status": "TERMINATED", "error": None, "test_acc_final": accuracy, "test_acc_best_val": accuracy,
+                    "val_acc_best": accuracy, "wall_time_s": 3.0, "teacher_keys": ["t0"],
+                }
+            )  # fmt: skip
+            epochs += [
+                {"trial_id": trial_id, "study": "ablation", "arm": arm, "seed": seed, "epoch": epoch, "stage": 0,
+                 "phase": "joint", "val_acc": accuracy, "test_acc": accuracy}
+                for epoch in range(3)
+            ]  # fmt: skip
+    return pd.DataFrame(trials), pd.DataFrame(epochs)
+
+
+def test_a_folder_without_results_fails_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert report.main([str(tmp_path)]) == report.EXIT_NO_RESULTS
+    assert f"no trials.parquet in or below {tmp_path}" in capsys.readouterr().err
+    assert report.main([str(tmp_path / "missing")]) == report.EXIT_USAGE
+
+
+def test_tables_of_another_schema_version_fail_naming_the_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trials, epochs = ablation_without_bounds()
+    write_tables(tmp_path / "old" / "ablation", trials, epochs, version=SCHEMA_VERSION + 7)
+    assert report.main([str(tmp_path / "old")]) == report.EXIT_NO_RESULTS
+    error = capsys.readouterr().err
+    assert f"schema_version={SCHEMA_VERSION + 7}" in error and f"this code reads schema_version={SCHEMA_VERSION}" in error
+    assert not (tmp_path / "old" / "report.html").exists()
+
+
+def test_figures_without_data_are_left_out_with_the_reason(tmp_path: Path) -> None:
+    trials, epochs = ablation_without_bounds()
+    write_tables(tmp_path / "ablation", trials, epochs)
+    assert report.main([str(tmp_path)]) == report.EXIT_OK
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<script type='text/javascript'>") == 1  # plotly.js once, inline
+    assert "<script src" not in page and "<link" not in page  # nothing loaded from elsewhere (the browser test watches)
+    assert "Left out: information plane — epochs.parquet has no column i_xz" in page
+    assert "Left out: CCCP stability — epochs.parquet has no epochs of arm cccp" in page
+    assert "Left out: teacher adaptation — epochs.parquet has no teacher&lt;k&gt;_val_acc_before column" in page
+    assert "Left out: cost per stage — epochs.parquet has no epochs of arm tadapt, full" in page
+    assert "Left out: teachers used — no distillation trial reported teacher accuracies" in page
+    assert "class='figure-link' href='#fig-ablation-ladder'" in page  # the one figure the tables support
+    assert page.count("class='figure-link'") == 1
+    assert "+15.0 ± 7.1 pp" in page  # ib − ce over the two seeds: 0.1 and 0.2
