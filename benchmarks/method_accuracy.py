@@ -1,73 +1,87 @@
-"""Does distillation help a weak student with few labels? ce vs kd vs asib over seeds, on digits.
+"""The ablation and SOTA tables on the digits default: arms x report seeds, paired to ce.
 
-The digits default (method.md section 10): teachers fine-tuned on the whole training
-split, a deliberately small student (tiny_cnn) that sees a seeded 300-image subset.
-Each arm runs over the same seeds and the same teachers; we print mean +- std of the
-test accuracy at the best-validation epoch and of the final epoch, and the paired
-difference to ce (same seed, same data).
+Every arm runs over the same seeds with the same teachers and data (in-process, the
+code path of a sweep's trial without Ray; `benchmarks/digits_runs.py`). For each arm:
+test accuracy at the best-validation epoch and at the final epoch (mean ± std over
+seeds), the paired difference to ce (same seed), the synergy's validation accuracy at
+the end of its last synergy epoch before the student's first one (ASIB), and the
+budget: student epochs, synergy-only epochs and their training seconds.
 
-    python benchmarks/method_accuracy.py [--seeds 5] [--arms ce kd avg_kd full]
+    python benchmarks/method_accuracy.py --arms ce avg_kd baseline full --seeds 0 1 2 3 4 \
+        [--set data.student_train_size=150] [--save runs.json]
+    python benchmarks/method_accuracy.py --load a.json b.json     # one table from saved runs
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
-import tempfile
-import time
+import sys
+from pathlib import Path
 
-from asib_sweeps.config import apply_overrides, default_config
-from asib_sweeps.presets import PRESETS, apply_preset
-from asib_sweeps.teachers import TeacherCache, fine_tune_teacher, teacher_key
-from asib_sweeps.training import TrainingRun
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # analysis/, when run as a script
+
+from analysis.tables import phase_budget  # noqa: E402
+from digits_runs import Job, mean_std, run_jobs  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--arms", nargs="+", default=["ce", "kd", "avg_kd", "baseline", "full"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--save", type=Path, help="write every run's summary to this JSON file")
+    parser.add_argument("--load", type=Path, nargs="+", help="print the table of saved runs instead of running")
     args = parser.parse_args()
-    base = default_config("digits")
-    with tempfile.TemporaryDirectory() as cache_dir:
-        cache = TeacherCache(cache_dir)
-        keys = [fine_tune_teacher(base, index, cache) for index in range(len(base.teachers))]
-        teachers = [cache.load(key) for key in keys]
-        for key in keys:
-            print(f"teacher {key}: test acc {cache.metadata(key)['metrics']['test_acc_best_val']:.4f}")
-        results: dict[str, list[tuple[float, float]]] = {arm: [] for arm in args.arms}
-        for seed in range(args.seeds):
-            for arm in args.arms:
-                config = _arm_config(base, arm, seed)
-                assert [teacher_key(config, i) for i in range(len(config.teachers))] == keys
-                started = time.perf_counter()
-                run = TrainingRun.create(config, teacher_states=teachers if config.method.name != "ce" else ())
-                while not run.finished:
-                    run.run_epoch()
-                summary = run.summary()
-                results[arm].append((summary["test_acc_best_val"], summary["test_acc_final"]))
-                print(f"seed {seed} {arm:9s} best-val test {summary['test_acc_best_val']:.4f} "
-                      f"final {summary['test_acc_final']:.4f} ({time.perf_counter() - started:.1f} s)")
-    print(f"\n{args.seeds} seeds, student {base.student.arch}, {base.data.student_train_size} labels")
-    print(f"{'arm':10s} {'best-val test acc':>22s} {'final test acc':>20s} {'paired diff vs ce':>20s}")
-    reference = [best for best, _ in results.get("ce", [])]
-    for arm, values in results.items():
-        best = [b for b, _ in values]
-        final = [f for _, f in values]
-        line = f"{arm:10s} {_mean_std(best):>22s} {_mean_std(final):>20s}"
-        if reference and arm != "ce":
-            line += f" {_mean_std([b - r for b, r in zip(best, reference)]):>20s}"
-        print(line)
+    if args.load:
+        rows = [row for path in args.load for row in json.loads(path.read_text())]
+    else:
+        jobs = [Job(arm, tuple(args.overrides), seed) for seed in args.seeds for arm in args.arms]
+        rows = [_summary(outcome) for outcome in run_jobs(jobs, workers=args.workers)]
+        if args.save:
+            args.save.write_text(json.dumps(rows, indent=1))
+    print_table(rows)
 
 
-def _arm_config(base, arm: str, seed: int):
-    """A ladder rung by its preset, any other method by name."""
-    config = apply_preset(base, arm) if arm in PRESETS else apply_overrides(base, [f"method.name={arm}"])
-    return config.model_copy(update={"seed": seed})
+def _summary(outcome) -> dict:
+    history = outcome.history
+    first_student = next(i for i, row in enumerate(history) if row["phase"] in ("joint", "B"))
+    synergy_before = history[first_student - 1].get("synergy_acc") if first_student > 0 else None
+    teachers = [history[-1][key] for key in sorted(history[-1]) if key.startswith("teacher") and key.endswith("_test_acc")]
+    return {
+        "arm": outcome.job.arm,
+        "overrides": list(outcome.job.overrides),
+        "seed": outcome.job.seed,
+        "test_acc_best_val": outcome.test_acc_best_val,
+        "test_acc_final": outcome.test_acc_final,
+        "val_acc_best": outcome.val_acc_best,
+        "synergy_acc_before_student": synergy_before,
+        "teacher_test_accs": teachers,
+        **phase_budget(history),
+    }
 
 
-def _mean_std(values: list[float]) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.2f} +- {100 * spread:.2f}"
+def print_table(rows: list[dict]) -> None:
+    arms = list(dict.fromkeys(row["arm"] for row in rows))
+    by_arm = {arm: {row["seed"]: row for row in rows if row["arm"] == arm} for arm in arms}
+    reference = by_arm.get("ce", {})
+    print("| arm | n | best-val test acc | final test acc | paired diff to ce | synergy val acc before student "
+          "| student / synergy-only epochs | train s (student + synergy-only) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for arm in arms:
+        runs = list(by_arm[arm].values())
+        best = [r["test_acc_best_val"] for r in runs]
+        final = [r["test_acc_final"] for r in runs]
+        paired = [r["test_acc_best_val"] - reference[r["seed"]]["test_acc_best_val"] for r in runs if r["seed"] in reference]
+        diff = mean_std(paired) if paired and arm != "ce" else "—"
+        synergy = [r["synergy_acc_before_student"] for r in runs if r["synergy_acc_before_student"] is not None]
+        synergy_text = mean_std(synergy) if synergy else "—"
+        epochs = f"{runs[0]['student_epochs']} / {runs[0]['synergy_only_epochs']}"
+        seconds = statistics.median(r["student_time_s"] + r["synergy_only_time_s"] for r in runs)
+        print(f"| {arm} | {len(runs)} | {mean_std(best)} | {mean_std(final)} | {diff} | {synergy_text} | {epochs} "
+              f"| {seconds:.1f} |")
 
 
 if __name__ == "__main__":
