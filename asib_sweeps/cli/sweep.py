@@ -164,7 +164,7 @@ class _Fail:
 def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
     """The study's base config: data-set defaults < --config (and what it extends) < data options < --set."""
     try:
-        files = read_experiment_file(args.config) if args.config is not None else []
+        files = _experiment_file(args.config, fail) if args.config is not None else []
         from_file = dataset_of(files)
         if args.dataset is not None and from_file not in (None, args.dataset):
             fail(f"--dataset {args.dataset} contradicts data.dataset: {from_file} in --config {args.config}")
@@ -186,6 +186,13 @@ def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
         if config.amp:
             fail("amp=true needs a GPU: pass --gpus-per-trial > 0")
     return config
+
+
+def _experiment_file(path: Path, fail: _Fail) -> list[Layer]:
+    try:
+        return read_experiment_file(path)
+    except ConfigError as error:
+        fail(f"--config {path}: {error}")
 
 
 def check_data_options(config: RunConfig, fail: _Fail) -> None:
