@@ -95,7 +95,7 @@ def test_a_configuration_error_inside_a_trial_fails_it_without_retrying_its_work
     settings = SweepSettings(
         study=STUDIES["ablation"], options=StudyOptions(seeds=1), trials=[], results_dir=tmp_path, name="bad",
         teacher_cache=tmp_path / "teachers", cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None,
-        max_failures=2, checkpoint_every=1, resume=False,
+        max_failures=1, checkpoint_every=1, resume=False,
     )
     trial = Trial(name="ce-s0", labels={"arm": "ce", "seed": 0}, config=config)
     constants = {"study": "bad", "code_revision": "test", "teacher_cache": str(settings.teacher_cache),
