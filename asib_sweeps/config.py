@@ -10,6 +10,7 @@ the dotted-key overrides (`--set optim.lr=0.01`) and YAML loading (safe_load).
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 import yaml
@@ -21,6 +22,9 @@ METHOD_NAMES: tuple[str, ...] = MethodName.__args__  # type: ignore[attr-defined
 DATASET_NAMES: tuple[str, ...] = DatasetName.__args__  # type: ignore[attr-defined]
 
 
+SGD_MOMENTUM = 0.9
+
+
 class ConfigError(ValueError):
     """A configuration value that is not allowed; the message names key, value and rule."""
 
@@ -28,14 +32,17 @@ class ConfigError(ValueError):
 class _Strict(BaseModel):
     """Base of every config section: strict types, no unknown keys, frozen values."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Attribute docstrings become field descriptions: docs/CONFIGURATION.md is generated from them.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
 
 class DataConfig(_Strict):
     dataset: DatasetName = "digits"
+    """Which source to read (`--dataset`); see the README's data set table."""
     root: str | None = None
     """Directory the on-disk data sets are read from (`--data-root`)."""
     download: bool = False
+    """Fetch the data set into data.root when it is missing (cifar100 only; `--download`)."""
     val_fraction: float = Field(0.1, gt=0, lt=1)
     """Stratified share of the training split held out for model selection."""
     test_fraction: float = Field(0.3, gt=0, lt=1)
@@ -49,26 +56,29 @@ class DataConfig(_Strict):
     """Seeds the validation split and student subset, fixed across trial seeds so
     arms are compared on the same data."""
     image_size: int = Field(32, ge=8, le=512)
+    """Side in pixels every image is resized to (bilinear, antialiased)."""
     crop_padding: int = Field(4, ge=0, le=16)
     """Random-crop padding in pixels; 0 turns random crops off."""
     flip: bool = True
+    """Random horizontal flips in training."""
     batch_size: int = Field(64, ge=1)
+    """Training mini-batch size (student, teachers and synergy alike)."""
     eval_batch_size: int = Field(1024, ge=1)
+    """Batch size of evaluation passes (memory only; results do not depend on it)."""
 
 
-class ModelSpec(_Strict):
+class StudentSpec(_Strict):
+    """The student model: an architecture and where its weights start."""
+
     arch: str
+    """The registered architecture (asib_sweeps.models)."""
     pretrained: bool = False
     """Start from timm's pretrained weights (needs the network, or pretrained_path)."""
     pretrained_path: str | None = None
     """Local weights file (state dict) to start from; loaded with weights_only=True."""
-    classes: list[int] | None = None
-    """A teacher's class subset (overlap study); logits of other classes are masked."""
-    seed: int = Field(0, ge=0)
-    """A teacher's fine-tuning seed (part of its cache key)."""
 
     @model_validator(mode="after")
-    def _arch_is_registered(self) -> "ModelSpec":
+    def _arch_is_registered(self) -> "StudentSpec":
         from asib_sweeps.models.registry import list_models
 
         known = list_models()
@@ -77,55 +87,94 @@ class ModelSpec(_Strict):
         return self
 
 
+class ModelSpec(StudentSpec):
+    """A teacher: the student's fields plus the class subset and seed of its fine-tuning."""
+
+    classes: list[int] | None = None
+    """A teacher's class subset (overlap study); logits of other classes are masked."""
+    seed: int = Field(0, ge=0)
+    """A teacher's fine-tuning seed (part of its cache key)."""
+
+
 class OptimConfig(_Strict):
     name: Literal["sgd", "adamw"] = "sgd"
+    """The optimiser."""
     lr: float = Field(0.05, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
+    """Peak learning rate."""
+    momentum: float = Field(SGD_MOMENTUM, ge=0, lt=1)
+    """SGD only: with name=adamw it must stay at its default (AdamW has no momentum knob here)."""
     nesterov: bool = False
+    """SGD only: refused with name=adamw."""
     weight_decay: float = Field(5e-4, ge=0)
+    """Decoupled for adamw, L2 for sgd."""
     schedule: Literal["cosine", "step", "constant"] = "cosine"
+    """Per-epoch learning-rate schedule over the epochs this optimiser is active."""
     milestones: list[int] = [150, 180, 210]
     """Epochs (counted in the epochs this optimiser is active) of the x gamma steps."""
     gamma: float = Field(0.1, gt=0, le=1)
+    """Factor of each step of the `step` schedule."""
+
+    @model_validator(mode="after")
+    def _sgd_only_fields(self) -> "OptimConfig":
+        if self.name == "adamw" and (self.nesterov or self.momentum != SGD_MOMENTUM):
+            raise ValueError(
+                "momentum and nesterov apply to name=sgd only; "
+                f"got name='adamw' with momentum={self.momentum}, nesterov={self.nesterov}"
+            )
+        return self
 
 
 class RecipeConfig(_Strict):
     """How a teacher is fine-tuned with CE (part of the teacher's cache key)."""
 
     epochs: int = Field(240, ge=1)
+    """Fine-tuning epochs of each teacher."""
     optim: OptimConfig = OptimConfig()
 
 
 class KDConfig(_Strict):
     tau: float = Field(4.0, gt=0)
+    """Softmax temperature of the KD term (Hinton et al.)."""
     w_ce: float = Field(0.1, ge=0)
+    """Weight of the cross-entropy on labels."""
     w_kd: float = Field(0.9, ge=0)
+    """Weight of the tau^2-scaled KL to the teachers' soft labels."""
 
 
 class FitNetConfig(_Strict):
     weight: float = Field(100.0, ge=0)
+    """Weight of the hint (feature regression) loss."""
     stage: int | None = None
     """Feature stage to hint; None = the middle stage of the student."""
 
 
 class ATConfig(_Strict):
     weight: float = Field(1000.0, ge=0)
+    """Weight of the attention-transfer loss."""
 
 
 class CRDConfig(_Strict):
     weight: float = Field(0.8, ge=0)
+    """Weight of the contrastive representation loss."""
     feat_dim: int = Field(128, ge=1)
+    """Dimension of the contrastive embedding."""
     negatives: int = Field(16384, ge=1)
+    """Negatives drawn from the memory bank per sample."""
     momentum: float = Field(0.5, ge=0, lt=1)
+    """Momentum of the memory-bank update."""
     temperature: float = Field(0.07, gt=0)
+    """Temperature of the NCE softmax."""
 
 
 class DKDConfig(_Strict):
     tau: float = Field(4.0, gt=0)
+    """Softmax temperature of both DKD terms."""
     alpha: float = Field(1.0, ge=0)
+    """Weight of target-class KD (TCKD)."""
     beta: float = Field(8.0, ge=0)
+    """Weight of non-target-class KD (NCKD)."""
     warmup_epochs: int = Field(20, ge=0)
-    """Epochs of the linear warm-up of the DKD term; must not exceed the run's epochs."""
+    """Epochs over which the DKD weight ramps up linearly; must not exceed the run's epochs."""
 
 
 class ASIBConfig(_Strict):
@@ -188,6 +237,7 @@ class ASIBConfig(_Strict):
 
 class MethodConfig(_Strict):
     name: MethodName = "asib"
+    """The distillation method (one file each in asib_sweeps/methods); `ce` uses no teacher."""
     kd: KDConfig = KDConfig()
     fitnet: FitNetConfig = FitNetConfig()
     at: ATConfig = ATConfig()
@@ -202,17 +252,20 @@ class RunConfig(_Strict):
     data: DataConfig = DataConfig()
     teachers: list[ModelSpec] = []
     """Empty only for runs without teachers (method ce, e.g. a teacher's own fine-tuning)."""
-    student: ModelSpec
+    student: StudentSpec
     method: MethodConfig = MethodConfig()
     optim: OptimConfig = OptimConfig()
     epochs: int = Field(240, ge=1)
     """Student epochs (in CCCP: the B-phase epochs, shared evenly by the stages)."""
     teacher_recipe: RecipeConfig = RecipeConfig()
     seed: int = Field(0, ge=0)
+    """The run's seed (weights, batches, augmentation); studies add 0, 1, ... per seed."""
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    """Where the run trains: auto (the GPU Ray gave the trial, else the CPU), cpu, cuda or cuda:N."""
     amp: bool = False
     """bf16 autocast on CUDA; asking for it where the device is the CPU is an error."""
     channels_last: bool = False
+    """NHWC memory format for models and batches (faster convolutions on recent GPUs)."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "RunConfig":
@@ -244,7 +297,7 @@ def default_config(dataset: str = "digits") -> RunConfig:
                 dataset="digits", student_train_size=300, flip=False, crop_padding=2, eval_batch_size=256
             ),
             teachers=[ModelSpec(arch="tiny_resnet"), ModelSpec(arch="tiny_vgg")],
-            student=ModelSpec(arch="tiny_cnn"),
+            student=StudentSpec(arch="tiny_cnn"),
             method=MethodConfig(
                 dkd=DKDConfig(warmup_epochs=4),  # 20 (the paper's) would exceed the 16-epoch run
                 asib=ASIBConfig(mbm_dim=32, mbm_heads=4, stages=4, beta_warmup_epochs=4),
@@ -257,19 +310,23 @@ def default_config(dataset: str = "digits") -> RunConfig:
     return RunConfig(
         data=DataConfig(dataset=dataset),  # type: ignore[arg-type]
         teachers=[ModelSpec(arch="resnet32x4"), ModelSpec(arch="wrn_40_2")],
-        student=ModelSpec(arch="resnet8x4"),
+        student=StudentSpec(arch="resnet8x4"),
         optim=cifar_like,
         epochs=240,
         teacher_recipe=RecipeConfig(epochs=240, optim=cifar_like),
     )
 
 
-def build_config(data: dict[str, Any]) -> RunConfig:
+Origin = Callable[[str], "str | None"]
+"""Where a dotted key's value came from (a file, `--set`), for error messages; None if unknown."""
+
+
+def build_config(data: dict[str, Any], origin: Origin | None = None) -> RunConfig:
     """Validate a nested dict into a RunConfig, turning pydantic's errors into ConfigError."""
     try:
         return RunConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_describe(error, RunConfig)) from None
+        raise ConfigError(_describe(error, RunConfig, origin)) from None
 
 
 def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
@@ -283,7 +340,7 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        _set_dotted(data, key.strip(), yaml.safe_load(raw))
+        set_dotted(data, key.strip(), yaml.safe_load(raw))
     return build_config(data)
 
 
@@ -325,7 +382,7 @@ def flatten_dict(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node: Any = data
     parts = key.split(".")
     for depth, part in enumerate(parts):
@@ -351,20 +408,24 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
             raise ConfigError(f"unknown config key {where!r}: {'.'.join(parts[:depth])} is a value, not a section")
 
 
-def _describe(error: ValidationError, root: type[BaseModel]) -> str:
+def _describe(error: ValidationError, root: type[BaseModel], origin: Origin | None = None) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"])
-        if item["type"] == "extra_forbidden":
-            allowed = _allowed_keys(root, item["loc"][:-1])
-            lines.append(f"unknown config key {key!r}; allowed here: {allowed}")
-        elif item["type"] == "missing":
-            lines.append(f"{key} is required")
-        else:
-            message = item["msg"].removeprefix("Value error, ")
-            shown = f"{key}={item['input']!r}" if key and not isinstance(item["input"], dict) else key or "config"
-            lines.append(f"{shown}: {message}")
+        source = origin(key) if origin is not None else None
+        line = _describe_item(item, key, root)
+        lines.append(f"{source}: {line}" if source else line)
     return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _describe_item(item: Any, key: str, root: type[BaseModel]) -> str:
+    if item["type"] == "extra_forbidden":
+        return f"unknown config key {key!r}; allowed here: {_allowed_keys(root, item['loc'][:-1])}"
+    if item["type"] == "missing":
+        return f"{key} is required"
+    message = item["msg"].removeprefix("Value error, ")
+    shown = f"{key}={item['input']!r}" if key and not isinstance(item["input"], dict) else key or "config"
+    return f"{shown}: {message}"
 
 
 def _allowed_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> str:

@@ -40,7 +40,7 @@ def finetune_config(config: RunConfig, teacher_index: int) -> RunConfig:
             **config.model_dump(),
             "data": data.model_dump(),
             "teachers": [],
-            "student": spec.model_dump(),
+            "student": spec.model_dump(exclude={"classes", "seed"}),
             "method": MethodConfig(name="ce").model_dump(),
             "optim": config.teacher_recipe.optim.model_dump(),
             "epochs": config.teacher_recipe.epochs,

@@ -10,9 +10,18 @@ import pytest
 import ray
 import torch
 
-from asib_sweeps.cli.sweep import main
+from asib_sweeps.cli.sweep import (
+    COMMANDS,
+    _Fail,
+    base_config,
+    build_parser,
+    check_resume_record,
+    main,
+    recorded_options,
+)
+from asib_sweeps.cli.sweep_record import read_record, resume_conflicts, sweep_record, write_record
 from asib_sweeps.config import apply_overrides, default_config
-from asib_sweeps.teachers import teacher_key
+from asib_sweeps.teachers import TeacherCache, teacher_key
 from search_spaces import STUDIES, StudyOptions
 from search_spaces.overlap import overlap_config, split_classes
 from search_spaces.study import VariantField, grid_param_space
@@ -101,6 +110,15 @@ def test_beta_dry_run_names_the_sampled_value(capsys, tmp_path):
         (["ablation", "--resume"], "--resume"),
         (["ablation", "--address", "127.0.0.1:6379", "--dashboard"], "--dashboard"),
         (["nonsense"], "nonsense"),
+        (["ablation", "--gpus-per-trial", "64"], "--gpus-per-trial 64 is more than the"),
+        (["ablation", "--set", "data.student_train_size=5"], "data.student_train_size=5"),
+        (["overlap", "--set", "data.student_train_size=9", "--overlaps", "0"], "data.student_train_size=9"),
+        (["ablation", "--set", "data.val_fraction=0.001"], "data.val_fraction"),
+        (["ablation", "--set", "student.seed=1"], "student.seed"),
+        (["ablation", "--set", "student.classes=[1, 2]"], "student.classes"),
+        (["ablation", "--set", "optim.name=adamw", "--set", "optim.momentum=0.5"], "--set optim.momentum=0.5"),
+        (["ablation", "--set", "optim.name=adamw", "--set", "optim.nesterov=true"], "--set optim.nesterov=true"),
+        (["ablation", "--config", "/does/not/exist.yaml"], "--config /does/not/exist.yaml"),
     ],
 )
 def test_bad_options_exit_2_naming_the_option_before_ray_starts(capsys, tmp_path, args, named):
@@ -198,3 +216,68 @@ def test_result_tables_are_rewritten_at_most_every_interval_and_on_each_trial_en
     callback.on_trial_error(6, [], None)
     assert len(writes) == 3
     assert writes[0] == (tmp_path, tmp_path / "out")
+
+
+@pytest.mark.parametrize("argv", [["--help"], *([name, "--help"] for name in [*STUDIES, *COMMANDS])])
+def test_the_top_level_and_every_subcommand_help_prints_and_exits_0(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: asib-sweep")
+    if argv == ["--help"]:
+        assert all(name in out for name in [*STUDIES, *COMMANDS])
+
+
+def started_sweep(tmp_path, *argv: str) -> None:
+    """A sweep folder as `asib-sweep ablation ARGV` leaves it once Tune has saved state."""
+    parser = build_parser()
+    args = parser.parse_args(["ablation", "--results", str(tmp_path), *argv])
+    fail = _Fail(parser, "ablation")
+    study = STUDIES["ablation"]
+    cache = TeacherCache(tmp_path / "teachers")
+    record = sweep_record(study="ablation", options=recorded_options(args, study, cache), config=base_config(args, fail))
+    write_record(tmp_path / "ablation", record)
+    (tmp_path / "ablation" / "tune" / "ablation").mkdir(parents=True)
+
+
+@pytest.mark.parametrize(
+    ("changed", "named"),
+    [
+        (["--seeds", "2"], "--seeds: saved 1, now 2"),
+        (["--seeds", "1", "--set", "epochs=8"], "config key epochs (--dataset/--data-root/--config/--set): saved 4, now 8"),
+        (["--seeds", "1", "--max-concurrent", "2"], "--max-concurrent: saved (not given), now 2"),
+        (["--seeds", "1", "--checkpoint-every", "2"], "--checkpoint-every: saved 1, now 2"),
+        (["--seeds", "1", "--teacher-cache", "elsewhere"], "--teacher-cache: saved"),
+    ],
+)
+def test_resume_with_an_option_other_than_the_saved_sweep_names_it_and_both_values(capsys, tmp_path, changed, named):
+    started_sweep(tmp_path, "--seeds", "1", "--set", "epochs=4")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ablation", "--results", str(tmp_path), "--set", "epochs=4", *changed, "--resume"])
+    assert exit_info.value.code == 2
+    assert named in capsys.readouterr().err
+    assert not ray.is_initialized()
+
+
+def test_resume_with_the_saved_options_passes_the_check_however_the_config_is_spelled(tmp_path):
+    started_sweep(tmp_path, "--seeds", "1", "--set", "epochs=4")
+    config_file = tmp_path / "same.yaml"
+    config_file.write_text("epochs: 4\n")
+    parser = build_parser()
+    args = parser.parse_args(["ablation", "--results", str(tmp_path), "--seeds", "1", "--config", str(config_file)])
+    fail = _Fail(parser, "ablation")
+    cache = TeacherCache(tmp_path / "teachers")
+    now = sweep_record(
+        study="ablation", options=recorded_options(args, STUDIES["ablation"], cache), config=base_config(args, fail)
+    )
+    check_resume_record(tmp_path / "ablation", now, resume=True, fail=fail)  # would exit 2 on a conflict
+    assert resume_conflicts(read_record(tmp_path / "ablation"), now) == []
+
+
+def test_resume_of_a_sweep_without_a_record_is_refused(capsys, tmp_path):
+    (tmp_path / "ablation" / "tune" / "ablation").mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ablation", "--results", str(tmp_path), "--resume"])
+    assert exit_info.value.code == 2
+    assert "sweep.json" in capsys.readouterr().err

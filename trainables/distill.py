@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from asib_sweeps.config import build_config
+from asib_sweeps.config import ConfigError, build_config
 from asib_sweeps.teachers import TeacherCache
 from asib_sweeps.training import TrainingRun
 from search_spaces.study import teacher_keys_used
+from trainables.config_errors import config_errors_not_retried
 from trainables.placement import trial_device
 from trainables.reporting import train_and_report
 
@@ -16,15 +17,16 @@ from trainables.reporting import train_and_report
 def distill(params: Mapping[str, Any]) -> None:
     """Tune function trainable; `params` holds the nested `config`, `teacher_keys`,
     `teacher_cache` (the cache folder) and `checkpoint_every`."""
-    config = build_config(params["config"])
-    keys = teacher_keys_used(config)
-    if keys != list(params["teacher_keys"]):
-        raise ValueError(
-            f"teacher_keys in the params {list(params['teacher_keys'])} differ from the config's {keys}; "
-            "the code that derives teacher keys changed since the sweep was planned"
+    with config_errors_not_retried():
+        config = build_config(params["config"])
+        keys = teacher_keys_used(config)
+        if keys != list(params["teacher_keys"]):
+            raise ConfigError(
+                f"teacher_keys in the params {list(params['teacher_keys'])} differ from the config's {keys}; "
+                "the code that derives teacher keys changed since the sweep was planned"
+            )
+        cache = TeacherCache(params["teacher_cache"])
+        run = TrainingRun.create(
+            config, teacher_states=[cache.load(key) for key in keys], device=trial_device(config.device)
         )
-    cache = TeacherCache(params["teacher_cache"])
-    run = TrainingRun.create(
-        config, teacher_states=[cache.load(key) for key in keys], device=trial_device(config.device)
-    )
     train_and_report(run, checkpoint_every=params["checkpoint_every"])

@@ -8,6 +8,7 @@ from typing import Any
 from asib_sweeps.config import build_config
 from asib_sweeps.teachers import TeacherCache
 from asib_sweeps.training import TrainingRun
+from trainables.config_errors import config_errors_not_retried
 from trainables.placement import trial_device
 from trainables.reporting import train_and_report
 
@@ -19,8 +20,9 @@ def finetune(params: Mapping[str, Any]) -> None:
     The cache entry is written after the last epoch; a trial retried or resumed after
     that epoch restores the finished run from its last checkpoint and only stores.
     """
-    config = build_config(params["config"])
-    run = TrainingRun.create(config, device=trial_device(config.device), keep_best_weights=True)
+    with config_errors_not_retried():
+        config = build_config(params["config"])
+        run = TrainingRun.create(config, device=trial_device(config.device), keep_best_weights=True)
     train_and_report(run, checkpoint_every=params["checkpoint_every"])
     best = run.best_student_state if run.best_student_state is not None else run.student.state_dict()
     TeacherCache(params["teacher_cache"]).store(

@@ -1,10 +1,12 @@
 """asib-sweep: run one study (teachers included) as Ray Tune experiments.
 
     asib-sweep {finetune,ablation,beta,sota,overlap} [options]
+    asib-sweep eval CHECKPOINT [options]
 
 Every option and the whole trial set are validated before Ray starts: a bad option
 exits with code 2 and a message naming it. `--dry-run` prints the plan (teachers to
-fine-tune, one line per trial, and `<N> trials` last) without starting Ray.
+fine-tune, one line per trial, and `<N> trials` last) without starting Ray. `eval`
+is not a study: it evaluates one saved checkpoint (asib_sweeps.cli.eval).
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+import ray
+
+from asib_sweeps.cli import eval as eval_command
+from asib_sweeps.cli.plan_checks import cluster_gpus_per_node, data_plan_error, gpu_error, local_gpu_count
+from asib_sweeps.cli.sweep_record import read_record, resume_conflicts, sweep_record, write_record
 from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
-from asib_sweeps.config import DATASET_NAMES, ConfigError, RunConfig, apply_overrides, build_config, default_config
+from asib_sweeps.config import DATASET_NAMES, ConfigError, RunConfig, default_config
+from asib_sweeps.config_files import Layer, dataset_of, layered_config, read_experiment_file, set_layers
 from asib_sweeps.data import DataError
 from asib_sweeps.teachers import TeacherCache
 from cluster.dashboard import access_hint, auth_mode
@@ -27,27 +35,41 @@ from search_spaces.study import OVERLAP_PERCENTS
 
 DOWNLOADABLE = ("cifar100",)
 DEFAULTS = StudyOptions()
+COMMANDS = {"eval": eval_command}
+"""Subcommands beside the studies; each module has add_parser(subparsers) and run(args, fail)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = parser_class(
         prog="asib-sweep",
         description="Run an ASIB study as Ray Tune sweeps: teachers first (cached), then the study's trials.",
     )
     studies = parser.add_subparsers(dest="study", required=True, metavar="STUDY")
     shared = _shared_options()
     for study in STUDIES.values():
-        sub = studies.add_parser(study.name, parents=[shared], help=study.summary, description=study.summary)
+        # argparse %-formats help strings: a literal % (the overlap summary) must be doubled.
+        help_text = study.summary.replace("%", "%%")
+        sub = studies.add_parser(study.name, parents=[shared], help=help_text, description=study.summary)
         _add_study_options(sub, study)
+    for command in COMMANDS.values():
+        command.add_parser(studies)
     return parser
 
 
 def _shared_options() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     data = shared.add_argument_group("data and config")
-    data.add_argument("--dataset", choices=DATASET_NAMES, default="digits", help="data set (default: digits, embedded)")
+    data.add_argument(
+        "--dataset", choices=DATASET_NAMES, help="data set (default: the --config file's data.dataset, else digits)"
+    )
     data.add_argument("--data-root", type=Path, help="folder of the data set (required except for digits)")
     data.add_argument("--download", action="store_true", help="download the data set into --data-root (cifar100)")
+    data.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.yaml",
+        help="experiment file of config keys (may `extends:` another); --set wins over it (docs/CONFIGURATION.md)",
+    )
     data.add_argument(
         "--set",
         dest="overrides",
@@ -61,7 +83,9 @@ def _shared_options() -> argparse.ArgumentParser:
     out.add_argument("--name", help="sweep name, the folder under --results (default: the study)")
     out.add_argument("--teacher-cache", type=Path, help="teacher cache folder (default: <results>/teachers)")
     out.add_argument(
-        "--resume", action="store_true", help="continue the sweep saved under <results>/<name> (its saved trial set)"
+        "--resume",
+        action="store_true",
+        help="continue the sweep saved under <results>/<name>; every option must be the one it started with",
     )
     out.add_argument("--dry-run", action="store_true", help="print the teachers and trials, run nothing")
     run = shared.add_argument_group("trials")
@@ -138,15 +162,40 @@ class _Fail:
 
 
 def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
-    """The study's base config: the data set's defaults, the data options, then --set."""
-    defaults = default_config(args.dataset).model_dump()
-    defaults["data"]["download"] = args.download
-    if args.data_root is not None:
-        defaults["data"]["root"] = str(args.data_root)
+    """The study's base config: data-set defaults < --config (and what it extends) < data options < --set."""
     try:
-        config = apply_overrides(build_config(defaults), list(args.overrides))
+        files = _experiment_file(args.config, fail) if args.config is not None else []
+        from_file = dataset_of(files)
+        if args.dataset is not None and from_file not in (None, args.dataset):
+            fail(f"--dataset {args.dataset} contradicts data.dataset: {from_file} in --config {args.config}")
+        if from_file is not None and from_file not in DATASET_NAMES:
+            fail(f"--config {args.config}: data.dataset must be one of {', '.join(DATASET_NAMES)}; got {from_file!r}")
+        dataset = args.dataset or from_file or "digits"
+        data_options = []
+        if args.data_root is not None:
+            data_options.append(Layer(f"--data-root {args.data_root}", {"data.root": str(args.data_root)}))
+        if args.download:
+            data_options.append(Layer("--download", {"data.download": True}))
+        config = layered_config(default_config(dataset), [*files, *data_options, *set_layers(args.overrides)])
     except ConfigError as error:
-        fail(f"--set: {error}")
+        fail(str(error))
+    check_data_options(config, fail)
+    if args.gpus_per_trial == 0:
+        if config.device.startswith("cuda"):
+            fail(f"device={config.device!r} needs --gpus-per-trial > 0")
+        if config.amp:
+            fail("amp=true needs a GPU: pass --gpus-per-trial > 0")
+    return config
+
+
+def _experiment_file(path: Path, fail: _Fail) -> list[Layer]:
+    try:
+        return read_experiment_file(path)
+    except ConfigError as error:
+        fail(f"--config {path}: {error}")
+
+
+def check_data_options(config: RunConfig, fail: _Fail) -> None:
     data = config.data
     if data.dataset != "digits":
         if data.root is None:
@@ -155,12 +204,6 @@ def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
             fail(f"--data-root must be a directory, got --data-root {data.root}")
     if data.download and data.dataset not in DOWNLOADABLE:
         fail(f"--download works for {', '.join(DOWNLOADABLE)} only; got --dataset {data.dataset}")
-    if args.gpus_per_trial == 0:
-        if config.device.startswith("cuda"):
-            fail(f"device={config.device!r} needs --gpus-per-trial > 0")
-        if config.amp:
-            fail("amp=true needs a GPU: pass --gpus-per-trial > 0")
-    return config
 
 
 def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
@@ -179,6 +222,11 @@ def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
         fail(f"--checkpoint-every must be >= 1, got --checkpoint-every={args.checkpoint_every}")
     if args.address is not None and args.dashboard is not None:
         fail("--dashboard/--no-dashboard apply to the private Ray a sweep starts; the cluster at --address has its own")
+    if args.address is None:
+        # A Ray this process already runs (a notebook, the tests) is where the trials go; else a private one.
+        where = (cluster_gpus_per_node(), "the running Ray") if ray.is_initialized() else None
+        available, name = where or (float(local_gpu_count()), "this machine")
+        check_gpus(gpus, available, name, fail)
 
 
 def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: _Fail) -> None:
@@ -192,10 +240,18 @@ def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: _Fail) -> None:
 
 
 def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _Fail) -> list[Trial]:
+    """The study's trials; any data split one of them (or a teacher) cannot draw is an error now."""
     try:
-        return study.trials(config, options)
+        trials = study.trials(config, options)
     except (ConfigError, DataError) as error:
-        fail(f"the study's trials are not valid with these options (--set / --dataset): {error}")
+        fail(f"the study's trials are not valid with these options (--config / --set / --dataset): {error}")
+    runs = [trial.config for trial in trials]
+    if study.trainable != "finetune":
+        runs += [teacher.config for teacher in teacher_trials(runs)]
+    message = data_plan_error(runs)
+    if message is not None:
+        fail(f"the study's data cannot be split as configured (--config / --set / --dataset): {message}")
+    return trials
 
 
 def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, options: StudyOptions) -> None:
@@ -219,6 +275,13 @@ def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, option
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.study in COMMANDS:
+        return COMMANDS[args.study].run(args, _Fail(parser, args.study))
+    return run_parsed(parser, args)[0]
+
+
+def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, Path]:
+    """Validate the parsed options, plan the trials and run them; (exit code, sweep folder)."""
     study = get_study(args.study)
     fail = _Fail(parser, study.name)
     check_resources(args, fail)
@@ -228,11 +291,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args.name or study.name
     if Path(name).name != name or name in (".", ".."):
         fail(f"--name must be a plain folder name, got --name {name!r}")
+    sweep_dir = args.results / name
     cache = TeacherCache(args.teacher_cache or args.results / "teachers")
     if args.dry_run:
         print_dry_run(study, trials, cache, options)
-        return 0
-    check_sweep_folder(args.results / name, resume=args.resume, fail=fail)
+        return 0, sweep_dir
+    check_sweep_folder(sweep_dir, resume=args.resume, fail=fail)
+    record = sweep_record(study=study.name, options=recorded_options(args, study, cache), config=config)
+    check_resume_record(sweep_dir, record, resume=args.resume, fail=fail)
     try:
         auth_mode()
     except ValueError as error:
@@ -252,12 +318,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         resume=args.resume,
     )
     with ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
+        if args.address is not None:  # a joined cluster's GPUs are known only once connected
+            check_gpus(args.gpus_per_trial, cluster_gpus_per_node(), f"the cluster at {args.address}", fail)
+        write_record(sweep_dir, record)
         where = "a private local Ray" if cluster.started_here and args.address is None else "Ray"
         print(f"study {study.name}: {len(trials)} trials on {where} at {cluster.address}")
         print(f"results go to {settings.sweep_dir}")
         print(f"Tune storage: {settings.storage_dir}; teacher cache: {settings.teacher_cache}")
         print(access_hint(cluster.dashboard_url, cluster.auth_mode))
-        return run_sweep(settings)
+        return run_sweep(settings), sweep_dir
+
+
+def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache) -> dict[str, object]:
+    """The run options a resume must repeat (see asib_sweeps.cli.sweep_record)."""
+    options: dict[str, object] = {
+        "--gpus-per-trial": args.gpus_per_trial,
+        "--cpus-per-trial": args.cpus_per_trial,
+        "--max-concurrent": args.max_concurrent,
+        "--max-failures": args.max_failures,
+        "--checkpoint-every": args.checkpoint_every,
+        "--teacher-cache": str(cache.root.resolve()),
+    }
+    for option, flag in (("seeds", "--seeds"), ("samples", "--samples"), ("asha", "--asha"), ("target", "--for")):
+        if option in study.options:
+            options[flag] = getattr(args, option)
+    if "overlaps" in study.options:
+        options["--overlaps"] = getattr(args, "overlaps", None)
+    return options
+
+
+def check_resume_record(sweep_dir: Path, record: dict[str, object], *, resume: bool, fail: _Fail) -> None:
+    """On --resume, every recorded option must equal the saved sweep's."""
+    if not resume:
+        return
+    try:
+        saved = read_record(sweep_dir)
+    except ValueError as error:
+        fail(f"--resume: {error}")
+    if saved is None:
+        fail(f"--resume: {sweep_dir} has no sweep.json, so its options cannot be checked; start a new sweep (--name)")
+    conflicts = resume_conflicts(saved, record)
+    if conflicts:
+        listed = "\n  ".join(conflicts)
+        fail(
+            f"--resume continues the saved sweep as it was started; these options differ from it:\n  {listed}\n"
+            "pass the options it was started with (only --address and --dashboard/--no-dashboard may change)"
+        )
+
+
+def check_gpus(gpus_per_trial: float, available: float, where: str, fail: _Fail) -> None:
+    message = gpu_error(gpus_per_trial, available, where)
+    if message is not None:
+        fail(message)
 
 
 if __name__ == "__main__":

@@ -466,6 +466,8 @@ class TrainingRun:
         """Everything needed to continue exactly: weights, optimisers, schedules, RNG, history."""
         state: dict[str, Any] = {
             "version": STATE_VERSION,
+            # Not read back by load_state_dict: it lets `asib-sweep eval` rebuild the model and data.
+            "config": self.config.model_dump(),
             "student": self.student.state_dict(),
             # Fixed teachers are rebuilt from the teacher cache; only adapted ones are state.
             "teachers": [teacher.state_dict() for teacher in self.teachers] if self._teachers_adapt else [],
