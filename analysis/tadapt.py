@@ -1,9 +1,9 @@
 """Teacher adaptation: each teacher's validation accuracy before and after each A-phase
 (does adapting the teachers preserve what they know?), and what it gives the student.
 
-The training loop reports `teacher<k>_val_acc_before` on each epoch that adapts the
-teachers and `teacher<k>_val_acc` after every epoch; an A-phase is a stage's run of
-A-epochs, so its `before` is the first epoch's and its `after` the last epoch's.
+The training loop reports `teacher<k>_val_acc_before` on the first epoch of each phase
+that adapts the teachers and `teacher<k>_val_acc_after` on its last (docs/results.md);
+an A-phase is a stage's run of A-epochs.
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ def teacher_preservation(epochs: pd.DataFrame) -> pd.DataFrame:
         raise MissingData("epochs.parquet has no teacher<k>_val_acc_before column (no run adapted its teachers)")
     rows = []
     for teacher in teachers:
-        before, after = f"teacher{teacher}_val_acc_before", f"teacher{teacher}_val_acc"
+        before, after = f"teacher{teacher}_val_acc_before", f"teacher{teacher}_val_acc_after"
         if after not in epochs.columns:
             raise MissingData(f"epochs.parquet has {before} but no {after}")
-        adapting = epochs.dropna(subset=[before]).sort_values("epoch")
+        adapting = epochs[epochs[before].notna() | epochs[after].notna()].sort_values("epoch")
         for (trial_id, stage), phase in adapting.groupby(["trial_id", "stage"], sort=True):
-            first, last = phase.iloc[0], phase.iloc[-1]
+            starts, ends = phase[before].dropna(), phase[after].dropna()
+            if starts.empty or ends.empty:
+                continue  # a phase still running (or cut by a crash) has no "after" yet
+            first = phase.iloc[0]
             rows.append(
                 {
                     "trial_id": trial_id,
@@ -39,8 +42,8 @@ def teacher_preservation(epochs: pd.DataFrame) -> pd.DataFrame:
                     "seed": first["seed"],
                     "stage": int(stage),
                     "teacher": teacher,
-                    "before": float(first[before]),
-                    "after": float(last[after]),
+                    "before": float(starts.iloc[0]),
+                    "after": float(ends.iloc[-1]),
                 }
             )
     table = pd.DataFrame(rows)

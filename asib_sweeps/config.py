@@ -181,18 +181,26 @@ class ASIBConfig(_Strict):
     """ASIB's hyper-parameters and the four switches of the ablation ladder (docs/method.md)."""
 
     mbm_dim: int = Field(256, ge=1)
+    """d: width of the adapters, the attention and the code z."""
     mbm_heads: int = Field(4, ge=1)
+    """Attention heads of the IB-MBM (must divide mbm_dim)."""
     logvar_clip: float = Field(6.0, gt=0)
+    """log sigma^2 is clipped to +-logvar_clip."""
     synergy_dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout inside the synergy head."""
     beta: float = Field(1e-3, ge=0)
+    """Weight of the information bottleneck KL(q(z|x) || N(0, I)) after its warm-up (use_ib)."""
     beta_warmup_epochs: int = Field(5, ge=0)
     """Linear warm-up of beta, counted in the epochs in which beta acts (synergy epochs)."""
     tau_syn: float = Field(1.0, gt=0)
     """Temperature at which the student distils the synergy (and the synergy is pulled
     toward the student); the synergy head is trained with CE at temperature 1."""
     w_ce: float = Field(1.0, ge=0)
+    """Weight of the student's CE on the labels."""
     w_kd: float = Field(1.0, ge=0)
+    """Weight of the student's KD term toward its target (tau_syn^2 KL)."""
     w_feat: float = Field(0.0, ge=0)
+    """Weight of the student's feature term ||A_S(h_S) - mu||^2 / d (0: off)."""
     target_policy: Literal["synergy", "auto"] = "synergy"
     """The student's KD target: always the synergy, or per sample whichever of the
     synergy and the teachers' average gives the label the higher probability."""
@@ -206,18 +214,27 @@ class ASIBConfig(_Strict):
     synergy_lr: float | None = Field(None, gt=0)
     """Learning rate of adapters, IB-MBM and head; None = optim.lr."""
     use_ib: bool = True
+    """Ladder switch: sample z and add the IB term (off: z = mu, beta = 0)."""
     use_cccp: bool = True
+    """Ladder switch: alternate A- and B-phases in stages instead of joint epochs."""
     use_tadapt: bool = True
+    """Ladder switch: the teachers train in A-phases (CE + L_syn + L2-SP); needs use_cccp."""
     use_pf: bool = True
+    """Ladder switch: progressive partial freezing of adapted teachers; needs use_tadapt."""
     stages: int = Field(4, ge=1)
+    """CCCP stages; epochs must be a multiple of it."""
     a_epochs: int = Field(1, ge=1)
     """Least A-phase (synergy) epochs per CCCP stage; the B-phases share `epochs` evenly."""
     a_min_steps: int = Field(10, ge=0)
     """Least optimiser steps per A-phase: the phase gets as many epochs as that takes."""
     cccp_prox: float = Field(0.0, ge=0)
+    """Proximal weight mu: (mu/2)||theta - theta_stage_start||^2 on the synergy in A-phases."""
     teacher_lr: float = Field(1e-5, gt=0)
+    """Constant learning rate of the teachers under T-Adapt."""
     l2sp_weight: float = Field(1e-2, ge=0)
+    """L2-SP weight pulling adapted teachers toward their fine-tuned weights."""
     pf_start_level: int = Field(3, ge=-1)
+    """Freeze level of stage 0 under use_pf; stage s freezes max(-1, level - s) blocks."""
     pf_train_bn: bool = False
     """Train the BatchNorm affine parameters inside frozen blocks; off, a frozen prefix
     is a fixed function run without autograd (what saves memory and time)."""

@@ -195,7 +195,8 @@ def test_teacher_preservation_takes_each_a_phase_first_before_and_last_after() -
             "epoch": [0, 1, 2, 3, 4],
             "stage": [0, 0, 0, 1, 1],
             "phase": ["A", "A", "B", "A", "B"],
-            "teacher0_val_acc_before": [0.90, 0.91, math.nan, 0.88, math.nan],
+            "teacher0_val_acc_before": [0.90, math.nan, math.nan, 0.88, math.nan],
+            "teacher0_val_acc_after": [math.nan, 0.89, math.nan, 0.92, math.nan],
             "teacher0_val_acc": [0.91, 0.89, 0.89, 0.92, 0.92],
         }
     )

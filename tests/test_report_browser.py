@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
 TINY = [
     "--set", "epochs=2", "--set", "method.asib.stages=2", "--set", "teacher_recipe.epochs=2",
     "--set", "data.student_train_size=200", "--no-dashboard",
+    "--set", "method.asib.synergy_warmup_steps=8", "--set", "method.asib.a_min_steps=8",
 ]  # fmt: skip
 STUDIES = {"ablation": ["--seeds", "2"], "beta": ["--samples", "3"]}
 needs_chromium = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} absent (.ci/run installs chromium)")
