@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import secrets
 from pathlib import Path
 
 DASHBOARD_HOST = "127.0.0.1"
@@ -67,6 +68,19 @@ def restrict_token_file() -> Path | None:
     if path is None or not path.is_file():
         return None
     path.chmod(0o600)
+    return path
+
+
+def write_token_file(path: Path) -> Path:
+    """A Ray auth token file only its owner can read: created once with mode 0600, reused after."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        path.chmod(0o600)
+        return path
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_hex(32))
     return path
 
 

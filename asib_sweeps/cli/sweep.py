@@ -10,11 +10,14 @@ fine-tune, one line per trial, and `<N> trials` last) without starting Ray.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from asib_sweeps.cli import status
+from asib_sweeps.cli.cluster_launch import add_cluster_options, launch, prepare_cluster
 from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
 from asib_sweeps.config import DATASET_NAMES, ConfigError, RunConfig, apply_overrides, build_config, default_config
 from asib_sweeps.data import DataError
@@ -39,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     for study in STUDIES.values():
         sub = studies.add_parser(study.name, parents=[shared], help=study.summary, description=study.summary)
         _add_study_options(sub, study)
+    status.add_parser(studies)
     return parser
 
 
@@ -78,6 +82,7 @@ def _shared_options() -> argparse.ArgumentParser:
         default=None,
         help="Ray dashboard on 127.0.0.1 with token auth (default: on when ray[default] is installed)",
     )
+    add_cluster_options(where)
     return shared
 
 
@@ -219,9 +224,14 @@ def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, option
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):  # progress and the dashboard address reach a job log at once
+        sys.stdout.reconfigure(line_buffering=True)
+    if args.study == status.NAME:
+        return status.run(args)
     study = get_study(args.study)
     fail = _Fail(parser, study.name)
     check_resources(args, fail)
+    cluster = prepare_cluster(args, fail)
     options = study_options(args, fail)
     config = base_config(args, fail)
     trials = plan_trials(study, config, options, fail)
@@ -237,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         auth_mode()
     except ValueError as error:
         fail(str(error))
+    if cluster is not None:
+        return launch(args, cluster, parser=parser, study=study.name, name=name, fail=fail)
     settings = SweepSettings(
         study=study,
         options=options,

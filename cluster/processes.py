@@ -1,0 +1,51 @@
+"""Processes a job starts and must end itself: by their process group id, never a node-wide `ray stop`.
+
+`ray stop` kills every Ray process of the user on the node (other jobs' included), so
+each Ray node this code starts runs in its own session, and stopping it signals that
+session's process group only: SIGTERM first (Ray's processes shut down on it), SIGKILL
+for whatever is left after the grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+
+STOP_GRACE_S = 15.0
+
+
+def start_in_own_group(argv: Sequence[str]) -> subprocess.Popen:
+    """Start `argv` as the leader of a new session (its group id is its pid), output to ours."""
+    return subprocess.Popen(list(argv), start_new_session=True)
+
+
+def stop_group(process: subprocess.Popen, *, grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM the process group `process` leads, give it `grace_s` to end, then SIGKILL what is left."""
+    _signal_group(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    _signal_group(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        pass  # every process of the group has ended
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
