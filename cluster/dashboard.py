@@ -93,7 +93,9 @@ def access_hint(dashboard_url: str | None, mode: str) -> str:
         f"dashboard: http://{dashboard_url} (loopback only; from another machine: ssh -L {port}:127.0.0.1:{port} <this host>)"
     ]
     if mode == "token":
-        lines.append("dashboard token: run `ray get-auth-token` and paste it on the login page")
+        path = token_file()
+        where = f"in {path} (owner-only)" if path is not None else "in RAY_AUTH_TOKEN"
+        lines.append(f"dashboard token: {where}; `ray get-auth-token` prints it; paste it on the login page")
     else:
         lines.append(f"dashboard token: none ({AUTH_MODE_VAR}=disabled)")
     return "\n".join(lines)

@@ -22,18 +22,22 @@ def start_in_own_group(argv: Sequence[str]) -> subprocess.Popen:
     return subprocess.Popen(list(argv), start_new_session=True)
 
 
-def stop_group(process: subprocess.Popen, *, grace_s: float = STOP_GRACE_S) -> None:
-    """SIGTERM the process group `process` leads, give it `grace_s` to end, then SIGKILL what is left."""
-    _signal_group(process.pid, signal.SIGTERM)
+def stop_groups(processes: Sequence[subprocess.Popen], *, grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM every process group these processes lead (all at once), give them `grace_s` to end,
+    then SIGKILL what is left."""
+    for process in processes:
+        _signal_group(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
-    while _group_alive(process.pid) and time.monotonic() < deadline:
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            pass
+    while any(_group_alive(process.pid) for process in processes) and time.monotonic() < deadline:
         time.sleep(0.2)
-    _signal_group(process.pid, signal.SIGKILL)
-    process.wait()
+    for process in processes:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _signal_group(group: int, sig: signal.Signals) -> None:

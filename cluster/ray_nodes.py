@@ -50,8 +50,10 @@ def job_ports(job_id: int, *, port_base: int) -> RayPorts:
     return RayPorts(*range(start, start + 9), min_worker=start + FIXED_PORTS, max_worker=start + RAY_PORT_SPAN - 1)
 
 
-def _node_port_args(ports: RayPorts) -> list[str]:
+def _node_args(ports: RayPorts, temp_dir: Path) -> list[str]:
+    """Per-node flags: its ports and its temp dir (a worker would otherwise take the head's path)."""
     return [
+        "--temp-dir", str(temp_dir),
         "--node-manager-port", str(ports.node_manager),
         "--object-manager-port", str(ports.object_manager),
         "--dashboard-agent-grpc-port", str(ports.dashboard_agent_grpc),
@@ -64,11 +66,11 @@ def _node_port_args(ports: RayPorts) -> list[str]:
 
 
 def head_start_args(
-    ray: Path, ports: RayPorts, *, node_ip: str, cpus: int, gpus: int, dashboard: bool
+    ray: Path, ports: RayPorts, *, node_ip: str, cpus: int, gpus: int, dashboard: bool, temp_dir: Path
 ) -> list[str]:
     """`ray start --head --block` for the first node: dashboard on loopback only.
 
-    The temp dir comes from RAY_TMPDIR (set per job by cluster.slurm_job), on every node alike.
+    `temp_dir` is short and per job (cluster.slurm_job makes it): socket paths are capped at 107 bytes.
     """
     return [
         str(ray), "start", "--head", "--block", "--disable-usage-stats",
@@ -80,16 +82,18 @@ def head_start_args(
         "--dashboard-port", str(ports.dashboard),
         "--num-cpus", str(cpus),
         "--num-gpus", str(gpus),
-        *_node_port_args(ports),
+        *_node_args(ports, temp_dir),
     ]  # fmt: skip
 
 
-def worker_start_args(ray: Path, ports: RayPorts, *, head_address: str, cpus: int, gpus: int) -> list[str]:
+def worker_start_args(
+    ray: Path, ports: RayPorts, *, head_address: str, cpus: int, gpus: int, temp_dir: Path
+) -> list[str]:
     """`ray start --address --block` for another node, with the CPUs and GPUs SLURM gave that node."""
     return [
         str(ray), "start", "--block", "--disable-usage-stats",
         "--address", head_address,
         "--num-cpus", str(cpus),
         "--num-gpus", str(gpus),
-        *_node_port_args(ports),
+        *_node_args(ports, temp_dir),
     ]  # fmt: skip

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.dashboard import set_auth_environment, write_token_file
-from cluster.processes import start_in_own_group, stop_group
+from cluster.processes import start_in_own_group, stop_groups
 from cluster.ray_nodes import RayPorts, head_start_args, job_ports, worker_start_args
 from cluster.signals import EXIT_INTERRUPTED, StopForwarder
 
@@ -208,7 +208,7 @@ def run_job(options: JobOptions) -> int:
     ray = ray_executable()
     head_argv = head_start_args(
         ray, ports, node_ip=node_ip, cpus=allocation.cpus_on_node, gpus=allocation.gpus_on_node,
-        dashboard=options.dashboard,
+        dashboard=options.dashboard, temp_dir=Path(os.environ["RAY_TMPDIR"]),
     )  # fmt: skip
     started = [start_in_own_group(head_argv)]
     code = 1
@@ -226,8 +226,7 @@ def run_job(options: JobOptions) -> int:
     except JobError as error:
         print(f"job: error: {error}", file=sys.stderr, flush=True)
     finally:
-        for process in reversed(started):
-            stop_group(process)
+        stop_groups(started)
         shutil.rmtree(os.environ["RAY_TMPDIR"], ignore_errors=True)
     return _after_driver(code, allocation, requeue=options.requeue and forwarder.time_limit)
 
@@ -250,9 +249,11 @@ def run_worker(head: str, *, port_base: int, cpus: int) -> int:
     """A worker node: `ray start --block` with this node's CPUs and GPUs, stopped with its group on SIGTERM."""
     job_id = int(os.environ["SLURM_JOB_ID"])
     cpus_here = int(os.environ.get("SLURM_CPUS_ON_NODE") or cpus)
+    temp_dir = Path(os.environ["RAY_TMPDIR"])  # the batch step's per-job path, made on this node too
+    temp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     argv = worker_start_args(
         ray_executable(), job_ports(job_id, port_base=port_base), head_address=head, cpus=cpus_here,
-        gpus=_gpus_on_node(),
+        gpus=_gpus_on_node(), temp_dir=temp_dir,
     )  # fmt: skip
     worker = start_in_own_group(argv)
     # srun forwards the job's SIGTERM here; leave wait() through SystemExit so `finally` stops the node.
@@ -260,7 +261,8 @@ def run_worker(head: str, *, port_base: int, cpus: int) -> int:
     try:
         return worker.wait()
     finally:
-        stop_group(worker)
+        stop_groups([worker])
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -83,7 +83,7 @@ def print_next(sweep_dir: Path, *, active: bool, finished: bool) -> None:
     command = shlex.split(command_file.read_text()) if command_file.is_file() else None
     if finished:
         print(f"next: asib-report {sweep_dir}")
-    if command is not None:
+    elif command is not None:
         resume = [*command, "--resume"] if "--resume" not in command else command
         print(f"continue or rerun its missing trials: {shlex.join(resume)}")
     else:
