@@ -1,9 +1,9 @@
 """Processes a job starts and must end itself: by their process group id, never a node-wide `ray stop`.
 
 `ray stop` kills every Ray process of the user on the node (other jobs' included), so
-each Ray node this code starts runs in its own session, and stopping it signals that
-session's process group only: SIGTERM first (Ray's processes shut down on it), SIGKILL
-for whatever is left after the grace period.
+each Ray node this code starts runs in its own session: stopping it sends SIGTERM to
+the session's leader (`ray start --block` drains the node and stops its processes),
+then SIGKILL to whatever is left of that process group after the grace period.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ def start_in_own_group(argv: Sequence[str]) -> subprocess.Popen:
 
 
 def stop_groups(processes: Sequence[subprocess.Popen], *, grace_s: float = STOP_GRACE_S) -> None:
-    """SIGTERM every process group these processes lead (all at once), give them `grace_s` to end,
-    then SIGKILL what is left."""
+    """SIGTERM the leaders (all at once; `ray start --block` then drains and stops its node's
+    processes), give them `grace_s` to end, then SIGKILL whatever is left in their groups."""
     for process in processes:
-        _signal_group(process.pid, signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     for process in processes:
         try:
