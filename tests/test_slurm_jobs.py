@@ -154,3 +154,19 @@ def test_the_time_limit_signal_saves_requeues_and_resumes_every_trial_once(works
     old = saved_epochs[saved_epochs["trial_id"].isin(finished)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
     new = epochs[epochs["trial_id"].isin(finished)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(old, new[old.columns])  # finished trials were not run again
+
+
+def test_inside_an_allocation_the_same_command_boots_ray_there_and_submits_nothing(workspace, finished_job):
+    inside = subprocess.run(
+        [
+            "srun", "--ntasks=1", f"--cpus-per-task={min(2, os.cpu_count() or 1)}", "--time=5",
+            sys.executable, "-m", "asib_sweeps.cli.sweep", "finetune", "--cluster", str(workspace / "slurm.yaml"),
+            "--name", "inside", "--teacher-cache", str(workspace / "teachers"), *TINY[:-2],
+        ],
+        cwd=REPO, env=env(), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert inside.returncode == 0, inside.stdout[-3000:] + inside.stderr[-3000:]
+    assert "inside SLURM job" in inside.stdout and "submitting nothing" in inside.stdout
+    assert "all 1 Ray node(s) joined" in inside.stdout
+    assert "every teacher was already in the cache; nothing to run" in inside.stdout  # the cached teachers
+    assert not (workspace / "results" / "inside" / "slurm" / "jobs.txt").exists()
