@@ -133,7 +133,7 @@ class SlurmConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _grace_within_limit(self) -> "SlurmConfig":
+    def _grace_within_limit(self) -> SlurmConfig:
         limit = time_limit_seconds(self.time)
         if self.stop_grace_s >= limit:
             raise ValueError(f"stop_grace_s={self.stop_grace_s} must be shorter than time={self.time!r} ({limit} s)")

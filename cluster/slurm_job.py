@@ -51,7 +51,7 @@ class Allocation:
     gpus_on_node: int
 
     @classmethod
-    def from_environment(cls, *, cpus_fallback: int) -> "Allocation":
+    def from_environment(cls, *, cpus_fallback: int) -> Allocation:
         env = os.environ
         if "SLURM_JOB_ID" not in env:
             raise JobError("SLURM_JOB_ID is not set: run this inside a SLURM job or allocation")
@@ -184,7 +184,9 @@ def driver_command(options: JobOptions, address: str) -> list[str]:
 def print_access(allocation: Allocation, ports: RayPorts, options: JobOptions) -> None:
     env = os.environ
     head = allocation.this_node
-    print(f"job {allocation.job_id} (restart {allocation.restart}): Ray head on {head}, {len(allocation.nodes)} node(s)")
+    print(
+        f"job {allocation.job_id} (restart {allocation.restart}): Ray head on {head}, {len(allocation.nodes)} node(s)"
+    )
     print(f"Ray temp dir {env['RAY_TMPDIR']}; ports {ports.gcs}..{ports.max_worker}")
     if options.dashboard:
         port = ports.dashboard

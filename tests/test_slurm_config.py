@@ -78,7 +78,11 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("options", "cluster", "expected"),
     [
-        (["--gpus-per-trial", "2"], {"gpus_per_node": 1}, "--gpus-per-trial=2 is more than a node has: gpus_per_node=1"),
+        (
+            ["--gpus-per-trial", "2"],
+            {"gpus_per_node": 1},
+            "--gpus-per-trial=2 is more than a node has: gpus_per_node=1",
+        ),
         (["--gpus-per-trial", "0.5"], {}, "--gpus-per-trial=0.5 is more than a node has: gpus_per_node=0"),
         (["--cpus-per-trial", "4"], {}, "--cpus-per-trial=4 is more than a node has: cpus_per_node=2"),
         (["--address", "10.0.0.1:6379"], {}, "--address joins a running Ray; --cluster starts one"),

@@ -128,12 +128,14 @@ def test_the_time_limit_signal_saves_requeues_and_resumes_every_trial_once(works
     while True:  # until some trials finished, the others not
         assert time.monotonic() < deadline and job_state(job_id) not in ENDED, scontrol(job_id)
         if (sweep / "trials.parquet").is_file():
-            before, epochs_before = read_results(sweep)
+            before, _ = read_results(sweep)
             if (before["status"] == "TERMINATED").sum() >= 1:
                 break
         time.sleep(1)
     # What SLURM sends at the time limit (--signal=B:USR1@grace): USR1 to the batch step only.
-    subprocess.run(["scancel", "--batch", f"--signal={signal.SIGUSR1.name.removeprefix('SIG')}", str(job_id)], check=True)
+    subprocess.run(
+        ["scancel", "--batch", f"--signal={signal.SIGUSR1.name.removeprefix('SIG')}", str(job_id)], check=True
+    )
     wait_for(job_id, {"PENDING"}, timeout_s=180)
     log_path = sweep / "slurm" / f"job-{job_id}.log"
     first_run = log_path.read_text()
@@ -151,7 +153,9 @@ def test_the_time_limit_signal_saves_requeues_and_resumes_every_trial_once(works
     assert len(trials) == 7 and trials["trial_id"].is_unique and (trials["status"] == "TERMINATED").all()
     assert not epochs.duplicated(["trial_id", "epoch"]).any() and trials["epochs_done"].sum() == len(epochs)
     finished = set(saved.loc[saved["status"] == "TERMINATED", "trial_id"])
-    old = saved_epochs[saved_epochs["trial_id"].isin(finished)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
+    old = (
+        saved_epochs[saved_epochs["trial_id"].isin(finished)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
+    )
     new = epochs[epochs["trial_id"].isin(finished)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(old, new[old.columns])  # finished trials were not run again
 

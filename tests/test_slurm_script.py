@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import yaml
 from asib_sweeps.cli.cluster_launch import driver_argv
 from asib_sweeps.cli.sweep import build_parser, main
 from cluster.ray_nodes import RAY_PORT_SPAN, head_start_args, job_ports, worker_start_args
-from cluster.slurm_config import SlurmConfig
 
 TRICKY_ROOT = "/data/my set; $(touch /tmp/pwned) 'q'"
 ARGV = [
@@ -66,7 +64,7 @@ def test_four_node_gpu_script_carries_every_option_quoted(tmp_path):
         "sbatch_options": ["--constraint=a100", "--exclusive"], "stop_grace_s": 120,
         "ray": {"port_base": 30000, "temp_dir": "/dev/shm", "dashboard": False},
     }  # fmt: skip
-    script, path = render(tmp_path, cluster, ARGV)
+    script, _ = render(tmp_path, cluster, ARGV)
     options = sbatch_options(script)
     for expected in (
         "--nodes=4", "--gpus-per-node=4", "--mem=64G", "--partition=gpu", "--account=proj", "--qos=high",

@@ -14,15 +14,16 @@ import argparse
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import NoReturn
 
+from asib_sweeps.cli.status import COMMAND_FILE
 from cluster.dashboard import write_token_file
 from cluster.ray_nodes import job_ports
 from cluster.slurm_config import SlurmConfig, SlurmConfigError, check_trial_fits, load_slurm_config
 from cluster.slurm_job import TOKEN_FILE, JobOptions, run_job
 from cluster.slurm_script import JobScript, write_script
-from asib_sweeps.cli.status import COMMAND_FILE
 from cluster.slurm_submit import ACTIVE_STATES, SubmitError, job_state, record_job, recorded_jobs, submit
 
 Fail = Callable[[str], NoReturn]
@@ -33,9 +34,14 @@ DEFAULT_RESULTS = Path("results")
 
 def add_cluster_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
-        "--cluster", type=Path, metavar="FILE", help="run on SLURM as described by FILE (see cluster/slurm.example.yaml)"
+        "--cluster",
+        type=Path,
+        metavar="FILE",
+        help="run on SLURM as described by FILE (see cluster/slurm.example.yaml)",
     )
-    group.add_argument("--no-submit", action="store_true", help="with --cluster: write the sbatch script, submit nothing")
+    group.add_argument(
+        "--no-submit", action="store_true", help="with --cluster: write the sbatch script, submit nothing"
+    )
 
 
 def prepare_cluster(args: argparse.Namespace, fail: Fail) -> SlurmConfig | None:
@@ -99,24 +105,37 @@ def driver_argv(parser: argparse.ArgumentParser, args: argparse.Namespace, study
 
 
 def launch(
-    args: argparse.Namespace, config: SlurmConfig, *, parser: argparse.ArgumentParser, study: str, name: str,
+    args: argparse.Namespace,
+    config: SlurmConfig,
+    *,
+    parser: argparse.ArgumentParser,
+    study: str,
+    name: str,
     fail: Fail,
-) -> int:  # fmt: skip
+) -> int:
     """Boot here inside an allocation, else write the script and (unless --no-submit) submit it."""
     sweep_dir = args.results / name
     job = JobScript(
-        study=study, sweep_dir=sweep_dir, driver_argv=driver_argv(parser, args, study), python=config.python
-        or sys.executable, workdir=Path.cwd(), cluster_file=args.cluster.resolve(),
-    )  # fmt: skip
+        study=study,
+        sweep_dir=sweep_dir,
+        driver_argv=driver_argv(parser, args, study),
+        python=config.python or sys.executable,
+        workdir=Path.cwd(),
+        cluster_file=args.cluster.resolve(),
+    )
     if "SLURM_JOB_ID" in os.environ and not args.no_submit:
         print(f"inside SLURM job {os.environ['SLURM_JOB_ID']}: booting Ray over its nodes here, submitting nothing")
-        return run_job(
-            JobOptions(
-                sweep_dir=sweep_dir, driver_argv=job.driver_argv, port_base=config.ray.port_base,
-                temp_root=Path(config.ray.temp_dir), join_timeout_s=config.ray.join_timeout_s,
-                dashboard=config.ray.dashboard, requeue=False, cpus_per_node=config.cpus_per_node,
-            )  # fmt: skip
+        options = JobOptions(
+            sweep_dir=sweep_dir,
+            driver_argv=job.driver_argv,
+            port_base=config.ray.port_base,
+            temp_root=Path(config.ray.temp_dir),
+            join_timeout_s=config.ray.join_timeout_s,
+            dashboard=config.ray.dashboard,
+            requeue=False,  # no batch script to requeue; the allocation is the user's
+            cpus_per_node=config.cpus_per_node,
         )
+        return run_job(options)
     check_no_active_job(job, fail)
     try:
         script = write_script(config, job)
