@@ -15,11 +15,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from test_sweep_processes import fetch
 
 from analysis.results import read_results
 from cluster.ray_nodes import job_ports
@@ -89,18 +91,37 @@ def workspace(tmp_path_factory) -> Path:
     return root
 
 
+def dashboard_answers(port: int, token: str) -> tuple[int, int] | None:
+    """The job's Jobs API without and with the token, or None while nothing answers on the port."""
+    url = f"http://127.0.0.1:{port}/api/jobs/"
+    try:
+        return fetch(url), fetch(url, token)
+    except (urllib.error.URLError, OSError):
+        return None
+
+
 @pytest.fixture(scope="module")
-def finished_job(workspace) -> tuple[int, float]:
-    """The ablation submitted and run to its end; its job id and wall time."""
+def finished_job(workspace) -> tuple[int, float, tuple[int, int] | None]:
+    """The ablation submitted and run to its end: its job id, wall time and how its dashboard answered."""
     started = time.monotonic()
     job_id = submit(workspace / "slurm.yaml", "--teacher-cache", str(workspace / "teachers"))
-    assert wait_for(job_id, ENDED, timeout_s=900) == "COMPLETED", scontrol(job_id)
-    return job_id, time.monotonic() - started
+    token = (workspace / "results" / "ablation" / "slurm" / "ray_auth_token").read_text().strip()
+    port = job_ports(job_id, port_base=20000).dashboard
+    answers = None
+    deadline = time.monotonic() + 900
+    while job_state(job_id) not in ENDED:
+        assert time.monotonic() < deadline, scontrol(job_id)
+        if answers is None or answers[1] != 200:
+            answers = dashboard_answers(port, token) or answers
+        time.sleep(2)
+    assert job_state(job_id) == "COMPLETED", scontrol(job_id)
+    return job_id, time.monotonic() - started, answers
 
 
 def test_a_submitted_study_runs_in_the_job_and_writes_its_tables(workspace, finished_job):
-    job_id, wall_s = finished_job
+    job_id, wall_s, dashboard = finished_job
     print(f"SLURM job {job_id}: ablation submitted to completed in {wall_s:.0f} s")
+    assert dashboard == (401, 200)  # the job's dashboard answered on loopback, and only with the token
     sweep = workspace / "results" / "ablation"
     trials, epochs = read_results(sweep)
     assert len(trials) == 7 and trials["trial_id"].is_unique and (trials["status"] == "TERMINATED").all()
