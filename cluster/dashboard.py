@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import secrets
 from pathlib import Path
 
 DASHBOARD_HOST = "127.0.0.1"
@@ -70,6 +71,19 @@ def restrict_token_file() -> Path | None:
     return path
 
 
+def write_token_file(path: Path) -> Path:
+    """A Ray auth token file only its owner can read: created once with mode 0600, reused after."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        path.chmod(0o600)
+        return path
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_hex(32))
+    return path
+
+
 def access_hint(dashboard_url: str | None, mode: str) -> str:
     """How to open the dashboard and, under token auth, where the token is."""
     if not dashboard_url:
@@ -79,7 +93,9 @@ def access_hint(dashboard_url: str | None, mode: str) -> str:
         f"dashboard: http://{dashboard_url} (loopback only; from another machine: ssh -L {port}:127.0.0.1:{port} <this host>)"
     ]
     if mode == "token":
-        lines.append("dashboard token: run `ray get-auth-token` and paste it on the login page")
+        path = token_file()
+        where = f"in {path} (owner-only)" if path is not None else "in RAY_AUTH_TOKEN"
+        lines.append(f"dashboard token: {where}; `ray get-auth-token` prints it; paste it on the login page")
     else:
         lines.append(f"dashboard token: none ({AUTH_MODE_VAR}=disabled)")
     return "\n".join(lines)

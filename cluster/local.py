@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import ray
 
 from cluster.dashboard import DASHBOARD_HOST, dashboard_available, restrict_token_file, set_auth_environment
+from cluster.signals import sigterm_saves_and_stops
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,12 @@ def ray_cluster(
         info = ray.init(address=address, logging_config=quiet)
     restrict_token_file()
     try:
-        yield RayCluster(
-            address=info.address_info["gcs_address"],
-            dashboard_url=info.dashboard_url or None,
-            auth_mode=mode,
-            started_here=True,
-        )
+        with sigterm_saves_and_stops():  # installed after ray.init, whose own handler would crash the fit
+            yield RayCluster(
+                address=info.address_info["gcs_address"],
+                dashboard_url=info.dashboard_url or None,
+                auth_mode=mode,
+                started_here=True,
+            )
     finally:
         ray.shutdown()

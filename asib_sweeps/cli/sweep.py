@@ -12,6 +12,7 @@ is not a study: it evaluates one saved checkpoint (asib_sweeps.cli.eval).
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import NoReturn
 import ray
 
 from asib_sweeps.cli import eval as eval_command
+from asib_sweeps.cli import status
+from asib_sweeps.cli.cluster_launch import add_cluster_options, launch, prepare_cluster
 from asib_sweeps.cli.plan_checks import cluster_gpus_per_node, data_plan_error, gpu_error, local_gpu_count
 from asib_sweeps.cli.sweep_record import read_record, resume_conflicts, sweep_record, write_record
 from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
@@ -53,6 +56,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
         _add_study_options(sub, study)
     for command in COMMANDS.values():
         command.add_parser(studies)
+    status.add_parser(studies)
     return parser
 
 
@@ -102,6 +106,7 @@ def _shared_options() -> argparse.ArgumentParser:
         default=None,
         help="Ray dashboard on 127.0.0.1 with token auth (default: on when ray[default] is installed)",
     )
+    add_cluster_options(where)
     return shared
 
 
@@ -275,6 +280,10 @@ def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, option
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):  # progress and the dashboard address reach a job log at once
+        sys.stdout.reconfigure(line_buffering=True)
+    if args.study == status.NAME:
+        return status.run(args)
     if args.study in COMMANDS:
         return COMMANDS[args.study].run(args, _Fail(parser, args.study))
     return run_parsed(parser, args)[0]
@@ -285,6 +294,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     study = get_study(args.study)
     fail = _Fail(parser, study.name)
     check_resources(args, fail)
+    cluster = prepare_cluster(args, fail)
     options = study_options(args, fail)
     config = base_config(args, fail)
     trials = plan_trials(study, config, options, fail)
@@ -303,6 +313,8 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         auth_mode()
     except ValueError as error:
         fail(str(error))
+    if cluster is not None:
+        return launch(args, cluster, parser=parser, study=study.name, name=name, fail=fail), sweep_dir
     settings = SweepSettings(
         study=study,
         options=options,
