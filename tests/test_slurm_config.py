@@ -88,7 +88,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
         (["--address", "10.0.0.1:6379"], {}, "--address joins a running Ray; --cluster starts one"),
         (["--results", "elsewhere"], {"results": "/shared/r"}, "--results elsewhere differs from results: /shared/r"),
         (["--seeds", "0"], {}, "--seeds must be >= 1"),
-        (["--set", "epochs=-3"], {}, "--set:"),
+        (["--set", "epochs=-3"], {}, "--set epochs=-3: epochs=-3: Input should be greater than or equal to 1"),
         ([], {"nodes": 0}, "nodes=0: Input should be greater than or equal to 1"),
     ],
 )

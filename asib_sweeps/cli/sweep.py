@@ -227,7 +227,7 @@ def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
         fail(f"--checkpoint-every must be >= 1, got --checkpoint-every={args.checkpoint_every}")
     if args.address is not None and args.dashboard is not None:
         fail("--dashboard/--no-dashboard apply to the private Ray a sweep starts; the cluster at --address has its own")
-    if args.address is None:
+    if args.address is None and args.cluster is None:  # --cluster checks against slurm.yaml's nodes
         # A Ray this process already runs (a notebook, the tests) is where the trials go; else a private one.
         where = (cluster_gpus_per_node(), "the running Ray") if ray.is_initialized() else None
         available, name = where or (float(local_gpu_count()), "this machine")
