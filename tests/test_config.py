@@ -91,3 +91,11 @@ def test_asib_knobs_are_range_checked() -> None:
             apply_overrides(default_config("digits"), [f"method.asib.{key}={value}"])
     with pytest.raises(ConfigError, match="unknown config key 'method.asib.tau'"):
         apply_overrides(default_config("digits"), ["method.asib.tau=4"])
+
+
+def test_published_loss_weights_stay_the_defaults_off_digits() -> None:
+    cifar, digits = default_config("cifar100").method, default_config("digits").method
+    assert (cifar.kd.w_ce, cifar.kd.w_kd, cifar.at.weight, cifar.crd.weight, cifar.dkd.beta) == (0.1, 0.9, 1000, 0.8, 8)
+    assert (cifar.dkd.warmup_epochs, cifar.fitnet.weight) == (20, 100)
+    # digits: chosen on validation by benchmarks/select_defaults.py (docs/benchmarks.md)
+    assert (digits.kd.w_ce, digits.kd.w_kd, digits.at.weight, digits.crd.weight, digits.dkd.beta) == (1, 1, 10, 0.01, 2)

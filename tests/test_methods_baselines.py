@@ -280,7 +280,7 @@ def test_at_pools_the_larger_map_across_channel_counts() -> None:
 
 
 def test_at_pairs_stages_by_relative_depth_across_counts() -> None:
-    method = create_method(run_config("at"))
+    method = create_method(run_config("at", "method.at.weight=1000"))
     student_features = [f.requires_grad_() for f in feature_maps(39, [(4, 16, 16), (8, 8, 8), (16, 4, 4)])]
     teacher_features = feature_maps(40, [(8, 32, 32), (16, 16, 16), (32, 8, 8), (64, 4, 4)])
     student = output(random_logits(seed=41), student_features)
