@@ -9,6 +9,7 @@ the proposals reproducible only when trials run one at a time (--max-concurrent 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,8 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from asib_sweeps.config import RunConfig
-from asib_sweeps.methods import create_method
+from asib_sweeps.data import load_data
+from asib_sweeps.methods.asib import ASIB
 from asib_sweeps.presets import apply_preset
 from search_spaces.study import Sampled, Study, StudyOptions, Trial, TunePlan, trial_params
 
@@ -54,9 +56,20 @@ def tune_plan(trials: list[Trial], options: StudyOptions, constants: Mapping[str
     )
 
 
+def planned_asib(config: RunConfig) -> ASIB:
+    """An unbuilt ASIB that can plan: its epoch plan needs only the steps per epoch, i.e.
+    the size of the student's training split (loaded only when no subset size is set)."""
+    size = config.data.student_train_size
+    if size is None:
+        size = len(load_data(config.data).train)
+    method = ASIB(config)
+    method.steps_per_epoch = math.ceil(size / config.data.batch_size)
+    return method
+
+
 def asha(config: RunConfig) -> ASHAScheduler:
     """ASHA over the run's epochs (CCCP's A-phases included), one report per epoch."""
-    total_epochs = len(create_method(config).plan(config.epochs))
+    total_epochs = len(planned_asib(config).plan(config.epochs))
     return ASHAScheduler(
         time_attr="training_iteration",
         max_t=total_epochs,

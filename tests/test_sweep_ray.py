@@ -241,5 +241,5 @@ def test_a_trial_killed_mid_run_is_retried_from_its_checkpoint_with_identical_me
         return rows.sort_values("epoch").reset_index(drop=True)
 
     killed, intact = history("killed"), history("intact")
-    assert len(killed) == 6  # 2 stages x (1 A-epoch + 2 B-epochs)
+    assert len(killed) == 7  # a 1-epoch synergy warm-up, then 2 stages x (1 A-epoch + 2 B-epochs)
     pd.testing.assert_frame_equal(killed, intact)
