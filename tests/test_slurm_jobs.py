@@ -137,7 +137,11 @@ def test_a_submitted_study_runs_in_the_job_and_writes_its_tables(workspace, fini
     assert f"dashboard: on localhost at 127.0.0.1:{port} only; open it with: ssh -N -L {port}:127.0.0.1:{port}" in log
     assert f"dashboard token: in {sweep / 'slurm' / 'ray_auth_token'}" in log
     assert "all 1 Ray node(s) joined" in log and "study ablation: 7 trials on Ray at" in log
-    assert "sweep driver exited with code 0" in log and "Traceback" not in log
+    assert "sweep driver exited with code 0" in log
+    # No traceback, except one Ray prints when it SIGTERMs an idle worker of the finished
+    # teacher experiment at the moment it runs a weakref callback (seen once in CI, load ~10).
+    tracebacks = log.split("Traceback (most recent call last):")[1:]
+    assert not [text for text in tracebacks if "in sigterm_handler" not in text.split("== Status ==")[0]], log
     assert (sweep / "slurm" / "ray_auth_token").stat().st_mode & 0o777 == 0o600
     assert not Path(f"/tmp/ray-{job_id}-0").exists()  # the job removed its Ray temp dir
     status = asib_sweep("status", str(sweep))
