@@ -1,8 +1,7 @@
 """Dotted-key view of a nested dict: the `cfg.<key>` columns of trials.parquet.
 
-A copy of the rule asib_sweeps.config.flatten_dict applies (a test keeps the two
-equal), so that analysis/ reads and writes tables without importing the training
-package (torch, pydantic) that produced them.
+It lives here, on the tables' side, so that analysis/ reads and writes tables without
+importing the training package (torch, pydantic); asib_sweeps.config uses this one.
 """
 
 from __future__ import annotations

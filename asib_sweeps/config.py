@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from analysis.flatten import flatten_dict
+
 DatasetName = Literal["digits", "cifar100", "imagenet32", "folder"]
 MethodName = Literal["ce", "kd", "avg_kd", "fitnet", "at", "crd", "dkd", "asib"]
 METHOD_NAMES: tuple[str, ...] = MethodName.__args__  # type: ignore[attr-defined]
@@ -380,28 +382,6 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 def flatten(config: RunConfig) -> dict[str, Any]:
     """Dotted-key view of a config (lists of models become `teachers.0.arch` ...)."""
     return flatten_dict(config.model_dump())
-
-
-def flatten_dict(data: dict[str, Any]) -> dict[str, Any]:
-    """Dotted-key view of a nested config dict, as `flatten` gives for a RunConfig.
-
-    Separate from `flatten` so the results writer can flatten the configs stored by
-    past runs without validating them against today's RunConfig.
-    """
-    out: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else k, v)
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for i, v in enumerate(value):
-                walk(f"{prefix}.{i}", v)
-        else:
-            out[prefix] = value
-
-    walk("", data)
-    return out
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
