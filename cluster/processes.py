@@ -33,7 +33,7 @@ def stop_groups(processes: Sequence[subprocess.Popen], *, grace_s: float = STOP_
         try:
             process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            pass
+            continue  # past the grace period: SIGKILLed below with the rest of its group
     while any(_group_alive(process.pid) for process in processes) and time.monotonic() < deadline:
         time.sleep(0.2)
     for process in processes:
