@@ -67,9 +67,9 @@ def print_table(rows: list[dict]) -> None:
     arms = list(dict.fromkeys(row["arm"] for row in rows))
     by_arm = {arm: {row["seed"]: row for row in rows if row["arm"] == arm} for arm in arms}
     reference = by_arm.get("ce", {})
-    print("| arm | n | best-val test acc | final test acc | paired diff to ce | synergy val acc before student "
-          "| student / synergy-only epochs | train s (student + synergy-only) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| arm | n | best val acc | best-val test acc | final test acc | paired diff to ce "
+          "| synergy val acc before student | student / synergy-only epochs | train s (student + synergy-only) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for arm in arms:
         runs = list(by_arm[arm].values())
         best = [r["test_acc_best_val"] for r in runs]
@@ -80,7 +80,8 @@ def print_table(rows: list[dict]) -> None:
         synergy_text = mean_std(synergy) if synergy else "—"
         epochs = f"{runs[0]['student_epochs']} / {runs[0]['synergy_only_epochs']}"
         seconds = statistics.median(r["student_time_s"] + r["synergy_only_time_s"] for r in runs)
-        print(f"| {arm} | {len(runs)} | {mean_std(best)} | {mean_std(final)} | {diff} | {synergy_text} | {epochs} "
+        validation = mean_std([r["val_acc_best"] for r in runs])
+        print(f"| {arm} | {len(runs)} | {validation} | {mean_std(best)} | {mean_std(final)} | {diff} | {synergy_text} | {epochs} "
               f"| {seconds:.1f} |")
 
 
