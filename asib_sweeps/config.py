@@ -9,18 +9,20 @@ the dotted-key overrides (`--set optim.lr=0.01`) and YAML loading (safe_load).
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
+import asib_sweeps.methods  # noqa: F401  (registers every method, and with it its config section)
 from analysis.flatten import flatten_dict
+from asib_sweeps.config_section import Section
+from asib_sweeps.methods.registry import method_class, method_names, settings_types
 
 DatasetName = Literal["digits", "cifar100", "imagenet32", "folder"]
-MethodName = Literal["ce", "kd", "avg_kd", "fitnet", "at", "crd", "dkd", "asib"]
-METHOD_NAMES: tuple[str, ...] = MethodName.__args__  # type: ignore[attr-defined]
+METHOD_NAMES: tuple[str, ...] = method_names()
 DATASET_NAMES: tuple[str, ...] = DatasetName.__args__  # type: ignore[attr-defined]
 
 
@@ -31,14 +33,7 @@ class ConfigError(ValueError):
     """A configuration value that is not allowed; the message names key, value and rule."""
 
 
-class _Strict(BaseModel):
-    """Base of every config section: strict types, no unknown keys, frozen values."""
-
-    # Attribute docstrings become field descriptions: docs/CONFIGURATION.md is generated from them.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
-
-
-class DataConfig(_Strict):
+class DataConfig(Section):
     dataset: DatasetName = "digits"
     """Which source to read (`--dataset`); see the README's data set table."""
     root: str | None = None
@@ -69,7 +64,7 @@ class DataConfig(_Strict):
     """Batch size of evaluation passes (memory only; results do not depend on it)."""
 
 
-class StudentSpec(_Strict):
+class StudentSpec(Section):
     """The student model: an architecture and where its weights start."""
 
     arch: str
@@ -98,7 +93,7 @@ class ModelSpec(StudentSpec):
     """A teacher's fine-tuning seed (part of its cache key)."""
 
 
-class OptimConfig(_Strict):
+class OptimConfig(Section):
     name: Literal["sgd", "adamw"] = "sgd"
     """The optimiser."""
     lr: float = Field(0.05, gt=0)
@@ -126,7 +121,7 @@ class OptimConfig(_Strict):
         return self
 
 
-class RecipeConfig(_Strict):
+class RecipeConfig(Section):
     """How a teacher is fine-tuned with CE (part of the teacher's cache key)."""
 
     epochs: int = Field(240, ge=1)
@@ -134,138 +129,37 @@ class RecipeConfig(_Strict):
     optim: OptimConfig = OptimConfig()
 
 
-class KDConfig(_Strict):
-    tau: float = Field(4.0, gt=0)
-    """Softmax temperature of the KD term (Hinton et al.)."""
-    w_ce: float = Field(0.1, ge=0)
-    """Weight of the cross-entropy on labels."""
-    w_kd: float = Field(0.9, ge=0)
-    """Weight of the tau^2-scaled KL to the teachers' soft labels."""
 
 
-class FitNetConfig(_Strict):
-    weight: float = Field(100.0, ge=0)
-    """Weight of the hint (feature regression) loss."""
-    stage: int | None = None
-    """Feature stage to hint; None = the middle stage of the student."""
 
 
-class ATConfig(_Strict):
-    weight: float = Field(1000.0, ge=0)
-    """Weight of the attention-transfer loss."""
 
 
-class CRDConfig(_Strict):
-    weight: float = Field(0.8, ge=0)
-    """Weight of the contrastive representation loss."""
-    feat_dim: int = Field(128, ge=1)
-    """Dimension of the contrastive embedding."""
-    negatives: int = Field(16384, ge=1)
-    """Negatives drawn from the memory bank per sample."""
-    momentum: float = Field(0.5, ge=0, lt=1)
-    """Momentum of the memory-bank update."""
-    temperature: float = Field(0.07, gt=0)
-    """Temperature of the NCE softmax."""
+def _method_config() -> type[Section]:
+    """`method`: the method's name and one section per method that declares settings.
+
+    Derived from the method registry, so a new method file brings its own section.
+    """
+    sections: dict[str, Any] = {
+        name: (settings, Field(settings(), description=(settings.__doc__ or "").strip() or None))
+        for name, settings in settings_types().items()
+    }
+    return create_model(
+        "MethodConfig",
+        __base__=Section,
+        __doc__="The distillation method and every method's settings (one file each in asib_sweeps/methods).",
+        name=(
+            Literal[METHOD_NAMES],  # type: ignore[valid-type]
+            Field("asib", description="The distillation method (one file each in asib_sweeps/methods); `ce` uses no teacher."),
+        ),
+        **sections,
+    )
 
 
-class DKDConfig(_Strict):
-    tau: float = Field(4.0, gt=0)
-    """Softmax temperature of both DKD terms."""
-    alpha: float = Field(1.0, ge=0)
-    """Weight of target-class KD (TCKD)."""
-    beta: float = Field(8.0, ge=0)
-    """Weight of non-target-class KD (NCKD)."""
-    warmup_epochs: int = Field(20, ge=0)
-    """Epochs over which the DKD weight ramps up linearly; must not exceed the run's epochs."""
+MethodConfig = _method_config()
 
 
-class ASIBConfig(_Strict):
-    """ASIB's hyper-parameters and the four switches of the ablation ladder (docs/method.md)."""
-
-    mbm_dim: int = Field(256, ge=1)
-    """d: width of the adapters, the attention and the code z."""
-    mbm_heads: int = Field(4, ge=1)
-    """Attention heads of the IB-MBM (must divide mbm_dim)."""
-    logvar_clip: float = Field(6.0, gt=0)
-    """log sigma^2 is clipped to +-logvar_clip."""
-    synergy_dropout: float = Field(0.0, ge=0, lt=1)
-    """Dropout inside the synergy head."""
-    beta: float = Field(1e-3, ge=0)
-    """Weight of the information bottleneck KL(q(z|x) || N(0, I)) after its warm-up (use_ib)."""
-    beta_warmup_epochs: int = Field(5, ge=0)
-    """Linear warm-up of beta, counted in the epochs in which beta acts (synergy epochs)."""
-    tau_syn: float = Field(1.0, gt=0)
-    """Temperature at which the student distils the synergy (and the synergy is pulled
-    toward the student); the synergy head is trained with CE at temperature 1."""
-    w_ce: float = Field(1.0, ge=0)
-    """Weight of the student's CE on the labels."""
-    w_kd: float = Field(1.0, ge=0)
-    """Weight of the student's KD term toward its target (tau_syn^2 KL)."""
-    w_feat: float = Field(0.0, ge=0)
-    """Weight of the student's feature term ||A_S(h_S) - mu||^2 / d (0: off)."""
-    target_policy: Literal["synergy", "auto"] = "synergy"
-    """The student's KD target: always the synergy, or per sample whichever of the
-    synergy and the teachers' average gives the label the higher probability."""
-    synergy_student_weight: float = Field(0.0, ge=0)
-    """Weight of the synergy's pull toward the (detached) student, KL at tau_syn."""
-    synergy_gate_acc: float = Field(0.0, ge=0, le=1)
-    """The pull acts only after an evaluation in which the synergy's validation
-    accuracy reached this value (0: always open)."""
-    synergy_warmup_steps: int = Field(100, ge=0)
-    """Synergy-only optimiser steps before the student's first epoch (E2E and CCCP)."""
-    synergy_lr: float | None = Field(None, gt=0)
-    """Learning rate of adapters, IB-MBM and head; None = optim.lr."""
-    use_ib: bool = True
-    """Ladder switch: sample z and add the IB term (off: z = mu, beta = 0)."""
-    use_cccp: bool = True
-    """Ladder switch: alternate A- and B-phases in stages instead of joint epochs."""
-    use_tadapt: bool = True
-    """Ladder switch: the teachers train in A-phases (CE + L_syn + L2-SP); needs use_cccp."""
-    use_pf: bool = True
-    """Ladder switch: progressive partial freezing of adapted teachers; needs use_tadapt."""
-    stages: int = Field(4, ge=1)
-    """CCCP stages; epochs must be a multiple of it."""
-    a_epochs: int = Field(1, ge=1)
-    """Least A-phase (synergy) epochs per CCCP stage; the B-phases share `epochs` evenly."""
-    a_min_steps: int = Field(10, ge=0)
-    """Least optimiser steps per A-phase: the phase gets as many epochs as that takes."""
-    cccp_prox: float = Field(0.0, ge=0)
-    """Proximal weight mu: (mu/2)||theta - theta_stage_start||^2 on the synergy in A-phases."""
-    teacher_lr: float = Field(1e-5, gt=0)
-    """Constant learning rate of the teachers under T-Adapt."""
-    l2sp_weight: float = Field(1e-2, ge=0)
-    """L2-SP weight pulling adapted teachers toward their fine-tuned weights."""
-    pf_start_level: int = Field(3, ge=-1)
-    """Freeze level of stage 0 under use_pf; stage s freezes max(-1, level - s) blocks."""
-    pf_train_bn: bool = False
-    """Train the BatchNorm affine parameters inside frozen blocks; off, a frozen prefix
-    is a fixed function run without autograd (what saves memory and time)."""
-
-    @model_validator(mode="after")
-    def _ladder_is_consistent(self) -> "ASIBConfig":
-        if self.use_tadapt and not self.use_cccp:
-            raise ValueError("use_tadapt needs use_cccp (teachers adapt in A-phases); got use_cccp=False")
-        if self.use_pf and not self.use_tadapt:
-            raise ValueError("use_pf needs use_tadapt (it schedules the teachers' frozen blocks); got use_tadapt=False")
-        if self.mbm_dim % self.mbm_heads:
-            raise ValueError(
-                f"mbm_dim must be divisible by mbm_heads; got mbm_dim={self.mbm_dim}, mbm_heads={self.mbm_heads}"
-            )
-        return self
-
-
-class MethodConfig(_Strict):
-    name: MethodName = "asib"
-    """The distillation method (one file each in asib_sweeps/methods); `ce` uses no teacher."""
-    kd: KDConfig = KDConfig()
-    fitnet: FitNetConfig = FitNetConfig()
-    at: ATConfig = ATConfig()
-    crd: CRDConfig = CRDConfig()
-    dkd: DKDConfig = DKDConfig()
-    asib: ASIBConfig = ASIBConfig()
-
-
-class RunConfig(_Strict):
+class RunConfig(Section):
     """Everything one training run (a teacher fine-tuning or a distillation) needs."""
 
     data: DataConfig = DataConfig()
@@ -290,16 +184,9 @@ class RunConfig(_Strict):
     def _cross_checks(self) -> "RunConfig":
         if self.method.name != "ce" and not self.teachers:
             raise ValueError(f"teachers must list at least one model for method.name={self.method.name!r}")
-        if self.method.name == "asib" and self.method.asib.use_cccp and self.epochs % self.method.asib.stages:
-            raise ValueError(
-                "epochs must be a multiple of method.asib.stages under CCCP; "
-                f"got epochs={self.epochs}, method.asib.stages={self.method.asib.stages}"
-            )
-        if self.method.name == "dkd" and self.method.dkd.warmup_epochs > self.epochs:
-            raise ValueError(
-                "method.dkd.warmup_epochs must be <= epochs (DKD would never reach full weight); "
-                f"got method.dkd.warmup_epochs={self.method.dkd.warmup_epochs}, epochs={self.epochs}"
-            )
+        section = method_class(self.method.name).section_name()
+        if section is not None:
+            getattr(self.method, section).check_run(self.epochs)
         if self.amp and self.device == "cpu":
             raise ValueError("amp needs a CUDA device; got amp=True with device='cpu'")
         return self
@@ -319,13 +206,7 @@ def default_config(dataset: str = "digits") -> RunConfig:
             student=StudentSpec(arch="tiny_cnn"),
             # Loss weights chosen on validation, one budget per method (benchmarks/select_defaults.py,
             # docs/benchmarks.md); the published weights stay the defaults for every other data set.
-            method=MethodConfig(
-                kd=KDConfig(w_ce=1.0, w_kd=1.0),
-                at=ATConfig(weight=10.0),
-                crd=CRDConfig(weight=0.01),
-                dkd=DKDConfig(beta=2.0, warmup_epochs=4),  # 20 warm-up epochs would exceed the 16-epoch run
-                asib=ASIBConfig(mbm_dim=32, mbm_heads=4, stages=4, beta_warmup_epochs=4),
-            ),
+            method=MethodConfig.model_validate(_method_defaults("digits")),
             optim=OptimConfig(lr=0.05, schedule="cosine", weight_decay=5e-4),
             epochs=16,
             teacher_recipe=RecipeConfig(epochs=15, optim=OptimConfig(lr=0.05, schedule="cosine")),
@@ -339,6 +220,16 @@ def default_config(dataset: str = "digits") -> RunConfig:
         epochs=240,
         teacher_recipe=RecipeConfig(epochs=240, optim=cifar_like),
     )
+
+
+def _method_defaults(dataset: str) -> dict[str, dict[str, Any]]:
+    """Each method's section values for a data set, as its file declares them (`dataset_defaults`)."""
+    return {
+        section: dict(values)
+        for name in METHOD_NAMES
+        if (section := method_class(name).section_name()) is not None
+        and (values := method_class(name).dataset_defaults.get(dataset))
+    }
 
 
 Origin = Callable[[str], "str | None"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from asib_sweeps.config import RunConfig, build_config
+from asib_sweeps.config import METHOD_NAMES, RunConfig, build_config
 from asib_sweeps.presets import apply_preset
 from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
 
-ARMS: tuple[str, ...] = ("asib", "ce", "kd", "avg_kd", "fitnet", "at", "crd", "dkd")
+ARMS: tuple[str, ...] = ("asib", *(name for name in METHOD_NAMES if name != "asib"))
+"""ASIB's full rung against every registered baseline, in registration order."""
 
 
 def arm_config(base: RunConfig, arm: str) -> RunConfig:
@@ -28,7 +29,7 @@ def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
 
 STUDY = Study(
     name="sota",
-    summary="asib (full) against ce, kd, avg_kd, fitnet, at, crd and dkd, x seeds",
+    summary=f"asib (full) against {', '.join(ARMS[1:-1])} and {ARMS[-1]}, x seeds",
     trainable="distill",
     options=("seeds",),
     trials=trials,

@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config import RunConfig
+from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.registry import register_method
 from asib_sweeps.methods.stage_depth import paired_stages
+
+
+class ATSettings(MethodSettings):
+    """Attention transfer's weight."""
+
+    weight: float = Field(1000.0, ge=0)
+    """Weight of the attention-transfer loss."""
 
 
 def attention_map(energy: Tensor) -> Tensor:
@@ -55,10 +63,9 @@ def attention_transfer_loss(student_features: list[Tensor], teacher_features: li
 @register_method
 class AttentionTransfer(DistillMethod):
     name = "at"
-
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.settings = config.method.at
+    settings_type = ATSettings
+    settings: ATSettings
+    dataset_defaults = {"digits": {"weight": 10.0}}
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         student_features = step.student.features

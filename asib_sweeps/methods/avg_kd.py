@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from asib_sweeps.config import RunConfig
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.functional import soft_kl_to_probs
+from asib_sweeps.methods.kd import KDSettings
 from asib_sweeps.methods.registry import register_method
 
 
@@ -35,10 +35,8 @@ def average_soft_targets(teacher_logits: list[Tensor], tau: float) -> Tensor:
 @register_method
 class AverageKnowledgeDistillation(DistillMethod):
     name = "avg_kd"
-
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.settings = config.method.kd
+    shares_settings_of = "kd"
+    settings: KDSettings
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         student_logits = step.student.logits

@@ -9,19 +9,29 @@ parameters and buffers, so they are checkpointed with the method's state dict.
 Training is a sequence of epochs, each with a phase. Plain methods run every epoch in
 the `joint` phase, training the student (and their own parameters). ASIB also has the
 synergy warm-up `W`, the CCCP phases `A` (synergy, and the teachers under T-Adapt) and
-`B` (student), and plans the teachers' freeze level per stage. The loop asks the method for that plan and for
-which parts train in each phase, and nothing else about the method's internals.
+`B` (student), and plans the teachers' freeze level per stage. The loop asks the method for that plan, for
+which parts train in each phase and for how each part's optimiser differs from the
+run's `optim`, and nothing else about the method's internals.
+
+A method is one file: its class sets `name`, its typed config section
+(`settings_type`, a `MethodSettings` read as `method.<name>`) and, where a data set
+needs other values, `dataset_defaults`; `register_method` and one import line in
+`methods/__init__.py` make the config, the CLI, the studies and the docs know it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from torch import Tensor, nn
 
-from asib_sweeps.config import RunConfig
+from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.models.interface import ModelOutput, ZooModel
+
+if TYPE_CHECKING:  # the config is built from the method registry, so methods import it lazily
+    from asib_sweeps.config import RunConfig
 
 Phase = Literal["joint", "W", "A", "B"]
 Part = Literal["student", "synergy", "teachers"]
@@ -41,6 +51,16 @@ class EpochPlan:
     """Whether BatchNorm affine parameters inside frozen blocks keep training."""
     synergy_epoch: int = 0
     """ASIB: 1-based count of the epochs so far that train its synergy (0 in other epochs)."""
+
+
+@dataclass(frozen=True)
+class PartOptimizer:
+    """How the optimiser of one part differs from the run's `optim` (None: as configured)."""
+
+    lr: float | None = None
+    weight_decay: float | None = None
+    constant_lr: bool = False
+    """Hold the learning rate fixed instead of following `optim.schedule`."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +90,29 @@ class StepInput:
 
 
 class DistillMethod(nn.Module):
-    """Base class; subclasses set `name`, implement `build` and `forward`."""
+    """Base class; subclasses set `name` (and their settings), implement `build` and `forward`."""
 
     name: ClassVar[str]
     uses_teachers: ClassVar[bool] = True
+    settings_type: ClassVar[type[MethodSettings] | None] = None
+    """The method's own config section, `method.<name>` (None: it has none)."""
+    shares_settings_of: ClassVar[str | None] = None
+    """Read another method's section instead of declaring one (avg_kd reads kd's)."""
+    dataset_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Per data set, section values that replace the declared defaults (chosen on
+    validation: docs/benchmarks.md)."""
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__()
+        section = self.section_name()
+        self.settings: Any = getattr(config.method, section) if section is not None else None
+
+    @classmethod
+    def section_name(cls) -> str | None:
+        """The `method.<section>` this method reads, or None."""
+        if cls.shares_settings_of is not None:
+            return cls.shares_settings_of
+        return cls.name if cls.settings_type is not None else None
 
     def build(self, context: MethodContext) -> None:
         """Create the method's own parameters from the probe shapes (default: none)."""
@@ -85,6 +124,10 @@ class DistillMethod(nn.Module):
     def trained_parts(self, phase: Phase) -> frozenset[Part]:
         """Which parts receive gradient steps in a phase (default: the student)."""
         return frozenset({"student"})
+
+    def part_optimizer(self, part: Part) -> PartOptimizer:
+        """How `part`'s optimiser departs from the run's `optim` (default: it does not)."""
+        return PartOptimizer()
 
     def parameter_groups(self) -> dict[Part, list[nn.Parameter]]:
         """The method's own trainable parameters, by the part they train with."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from asib_sweeps.config import RunConfig
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.registry import register_method
 
@@ -14,9 +13,6 @@ from asib_sweeps.methods.registry import register_method
 class CrossEntropy(DistillMethod):
     name = "ce"
     uses_teachers = False
-
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__()
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         return {"ce": F.cross_entropy(step.student.logits, step.labels)}

@@ -25,13 +25,34 @@ a [B, K + 1, feat_dim] copy of the bank (about 0.5 GB at B = 64, K = 16384).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
-from asib_sweeps.config import CRDConfig, RunConfig
+from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
 from asib_sweeps.methods.registry import register_method
+
+if TYPE_CHECKING:
+    from asib_sweeps.config import RunConfig
+
+
+class CRDSettings(MethodSettings):
+    """CRD's weight, embedding and memory bank."""
+
+    weight: float = Field(0.8, ge=0)
+    """Weight of the contrastive representation loss."""
+    feat_dim: int = Field(128, ge=1)
+    """Dimension of the contrastive embedding."""
+    negatives: int = Field(16384, ge=1)
+    """Negatives drawn from the memory bank per sample."""
+    momentum: float = Field(0.5, ge=0, lt=1)
+    """Momentum of the memory-bank update."""
+    temperature: float = Field(0.07, gt=0)
+    """Temperature of the NCE softmax."""
 
 NCE_EPS = 1e-7
 """RepDistiller's guard inside the NCE logs."""
@@ -93,7 +114,7 @@ def nce_loss(scores: Tensor, data_size: int) -> Tensor:
 class ContrastPair(nn.Module):
     """One teacher's CRD: the two heads and the two banks."""
 
-    def __init__(self, student_dim: int, teacher_dim: int, data_size: int, settings: CRDConfig, device: torch.device):
+    def __init__(self, student_dim: int, teacher_dim: int, data_size: int, settings: CRDSettings, device: torch.device):
         super().__init__()
         self.student_head = Embedding(student_dim, settings.feat_dim).to(device)
         self.teacher_head = Embedding(teacher_dim, settings.feat_dim).to(device)
@@ -101,7 +122,7 @@ class ContrastPair(nn.Module):
         self.teacher_bank = MemoryBank(data_size, settings.feat_dim, device)
 
     def forward(
-        self, student_pooled: Tensor, teacher_pooled: Tensor, candidates: Tensor, settings: CRDConfig
+        self, student_pooled: Tensor, teacher_pooled: Tensor, candidates: Tensor, settings: CRDSettings
     ) -> Tensor:
         """NCE_s + NCE_t for a batch; updates both banks at the batch's indices (candidates[:, 0])."""
         student = self.student_head(student_pooled)
@@ -117,10 +138,12 @@ class ContrastPair(nn.Module):
 @register_method
 class ContrastiveRepresentationDistillation(DistillMethod):
     name = "crd"
+    settings_type = CRDSettings
+    settings: CRDSettings
+    dataset_defaults = {"digits": {"weight": 0.01}}
 
     def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.settings = config.method.crd
+        super().__init__(config)
         self.pairs = nn.ModuleList()
         self.negative_count = 0
         self.register_buffer("train_labels", torch.zeros(0, dtype=torch.long), persistent=False)

@@ -21,12 +21,33 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config import RunConfig
+from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
 from asib_sweeps.methods.functional import MASKED_LOGIT
 from asib_sweeps.methods.registry import register_method
+
+
+class DKDSettings(MethodSettings):
+    """DKD's temperature, part weights and warm-up."""
+
+    tau: float = Field(4.0, gt=0)
+    """Softmax temperature of both DKD terms."""
+    alpha: float = Field(1.0, ge=0)
+    """Weight of target-class KD (TCKD)."""
+    beta: float = Field(8.0, ge=0)
+    """Weight of non-target-class KD (NCKD)."""
+    warmup_epochs: int = Field(20, ge=0)
+    """Epochs over which the DKD weight ramps up linearly; must not exceed the run's epochs."""
+
+    def check_run(self, epochs: int) -> None:
+        if self.warmup_epochs > epochs:
+            raise ValueError(
+                "method.dkd.warmup_epochs must be <= epochs (DKD would never reach full weight); "
+                f"got method.dkd.warmup_epochs={self.warmup_epochs}, epochs={epochs}"
+            )
 
 
 class DecoupledKL(NamedTuple):
@@ -67,10 +88,9 @@ def _split_log_probs(scaled_logits: Tensor, target: Tensor) -> tuple[Tensor, Ten
 @register_method
 class DecoupledKnowledgeDistillation(DistillMethod):
     name = "dkd"
-
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.settings = config.method.dkd
+    settings_type = DKDSettings
+    settings: DKDSettings
+    dataset_defaults = {"digits": {"beta": 2.0, "warmup_epochs": 4}}
 
     def build(self, context: MethodContext) -> None:
         if context.num_classes < 3:

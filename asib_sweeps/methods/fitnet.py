@@ -15,15 +15,29 @@ the student.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
-from asib_sweeps.config import RunConfig
+from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
 from asib_sweeps.methods.registry import register_method
 from asib_sweeps.methods.stage_depth import stage_at_same_depth
+
+if TYPE_CHECKING:
+    from asib_sweeps.config import RunConfig
+
+
+class FitNetSettings(MethodSettings):
+    """FitNet's hint weight and stage."""
+
+    weight: float = Field(100.0, ge=0)
+    """Weight of the hint (feature regression) loss."""
+    stage: int | None = None
+    """Feature stage to hint; None = the middle stage of the student."""
 
 
 Size = tuple[int, int]
@@ -75,10 +89,11 @@ def _resizing_conv(in_channels: int, out_channels: int, size: Size, target: Size
 @register_method
 class FitNet(DistillMethod):
     name = "fitnet"
+    settings_type = FitNetSettings
+    settings: FitNetSettings
 
     def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.settings = config.method.fitnet
+        super().__init__(config)
         self.regressors = nn.ModuleList()
         self.student_stage = -1
         self.teacher_stages: list[int] = []

@@ -10,21 +10,32 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config import RunConfig
+from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.functional import soft_kl
 from asib_sweeps.methods.registry import register_method
 
 
+class KDSettings(MethodSettings):
+    """Hinton KD's temperature and weights (avg_kd reads them too)."""
+
+    tau: float = Field(4.0, gt=0)
+    """Softmax temperature of the KD term (Hinton et al.)."""
+    w_ce: float = Field(0.1, ge=0)
+    """Weight of the cross-entropy on labels."""
+    w_kd: float = Field(0.9, ge=0)
+    """Weight of the tau^2-scaled KL to the teachers' soft labels."""
+
+
 @register_method
 class KnowledgeDistillation(DistillMethod):
     name = "kd"
-
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.settings = config.method.kd
+    settings_type = KDSettings
+    settings: KDSettings
+    dataset_defaults = {"digits": {"w_ce": 1.0, "w_kd": 1.0}}
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         student_logits = step.student.logits

@@ -1,9 +1,18 @@
-"""Methods registered by name; `create_method(config)` builds the configured one."""
+"""Methods registered by name, in the order `methods/__init__.py` imports them.
+
+Everything that lists methods (the config's `method` sections and `method.name`
+choices, the SOTA study's arms, the docs, the tests) reads this registry.
+"""
 
 from __future__ import annotations
 
-from asib_sweeps.config import RunConfig
+from typing import TYPE_CHECKING
+
+from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod
+
+if TYPE_CHECKING:
+    from asib_sweeps.config import RunConfig
 
 _REGISTRY: dict[str, type[DistillMethod]] = {}
 
@@ -11,23 +20,35 @@ _REGISTRY: dict[str, type[DistillMethod]] = {}
 def register_method(cls: type[DistillMethod]) -> type[DistillMethod]:
     if cls.name in _REGISTRY:
         raise ValueError(f"method {cls.name!r} is registered twice")
+    shared = cls.shares_settings_of
+    if shared is not None and (shared not in _REGISTRY or _REGISTRY[shared].settings_type is None):
+        raise ValueError(f"method {cls.name!r} shares the settings of {shared!r}, which declares none (yet)")
+    if shared is not None and cls.settings_type is not None:
+        raise ValueError(f"method {cls.name!r} declares settings and shares {shared!r}'s; choose one")
     _REGISTRY[cls.name] = cls
     return cls
 
 
+def method_names() -> tuple[str, ...]:
+    """Every registered method, in registration order."""
+    return tuple(_REGISTRY)
+
+
 def list_methods() -> list[str]:
-    _import_methods()
     return sorted(_REGISTRY)
+
+
+def method_class(name: str) -> type[DistillMethod]:
+    if name not in _REGISTRY:
+        raise ValueError(f"method.name must be one of {', '.join(_REGISTRY)}; got {name!r}")
+    return _REGISTRY[name]
+
+
+def settings_types() -> dict[str, type[MethodSettings]]:
+    """Each method's own config section type, by section name (= method name)."""
+    return {name: cls.settings_type for name, cls in _REGISTRY.items() if cls.settings_type is not None}
 
 
 def create_method(config: RunConfig) -> DistillMethod:
     """Instantiate the method named by `config.method.name` with the run's config."""
-    _import_methods()
-    name = config.method.name
-    if name not in _REGISTRY:
-        raise ValueError(f"method.name must be one of {', '.join(sorted(_REGISTRY))}; got {name!r}")
-    return _REGISTRY[name](config)
-
-
-def _import_methods() -> None:
-    import asib_sweeps.methods  # noqa: F401  (its __init__ imports every method module)
+    return method_class(config.method.name)(config)

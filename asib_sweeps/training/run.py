@@ -151,21 +151,15 @@ class TrainingRun:
         optimizers: dict[str, torch.optim.Optimizer] = {}
         schedulers: dict[str, Any] = {}
         optim = self.config.optim
-        asib = self.config.method.asib
         for part, epochs in active_epochs.items():
             params = self._part_parameters(part)
             if not params:
                 continue
-            if part == "teachers":
-                # T-Adapt: a small constant-rate step; L2-SP (a loss term) replaces weight decay.
-                optimizer = build_optimizer(params, optim, lr=asib.teacher_lr, weight_decay=0.0)
-                scheduler = build_scheduler(optimizer, optim.model_copy(update={"schedule": "constant"}), active_epochs=epochs)
-            else:
-                lr = asib.synergy_lr if part == "synergy" and asib.synergy_lr is not None else optim.lr
-                optimizer = build_optimizer(params, optim, lr=lr)
-                scheduler = build_scheduler(optimizer, optim, active_epochs=epochs)
+            custom = self.method.part_optimizer(part)
+            optimizer = build_optimizer(params, optim, lr=custom.lr, weight_decay=custom.weight_decay)
+            schedule = optim.model_copy(update={"schedule": "constant"}) if custom.constant_lr else optim
             optimizers[part] = optimizer
-            schedulers[part] = scheduler
+            schedulers[part] = build_scheduler(optimizer, schedule, active_epochs=epochs)
         return optimizers, schedulers
 
     def _part_parameters(self, part: Part) -> list[nn.Parameter]:
@@ -265,9 +259,9 @@ class TrainingRun:
         for part, params in self.method.parameter_groups().items():
             for param in params:
                 param.requires_grad_(part in parts)
-        # Method modules (IB-MBM sampling, dropout, CRD heads) are in training mode
-        # unless the phase holds them fixed (CCCP's B-phase uses the synergy as a teacher).
-        self.method.train(plan.phase != "B")
+        # Method modules (IB-MBM sampling, dropout, CRD heads) are in training mode;
+        # a method that holds them fixed in a phase says so in on_epoch_start.
+        self.method.train(True)
         trains_teachers = "teachers" in parts
         for teacher in self.teachers:
             # Teachers keep their fine-tuned BatchNorm statistics even while adapting.

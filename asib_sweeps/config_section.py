@@ -1,0 +1,22 @@
+"""The base of every config section, kept free of torch so that method files can declare theirs.
+
+A section is strict (no type coercion), forbids unknown keys and is frozen; its
+attribute docstrings become the field descriptions docs/CONFIGURATION.md is generated from.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Section(BaseModel):
+    """Strict types, no unknown keys, frozen values."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
+
+
+class MethodSettings(Section):
+    """A method's own section of the config (`method.<name>`), declared in the method's file."""
+
+    def check_run(self, epochs: int) -> None:
+        """Refuse settings the run's length contradicts; raise ValueError naming the keys (default: none)."""
