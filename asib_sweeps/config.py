@@ -187,9 +187,17 @@ class RunConfig(Section):
         section = method_class(self.method.name).section_name()
         if section is not None:
             getattr(self.method, section).check_run(self.epochs)
-        if self.amp and self.device == "cpu":
-            raise ValueError("amp needs a CUDA device; got amp=True with device='cpu'")
+        problem = amp_problem(self.amp, self.device)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def amp_problem(amp: bool, device: str) -> str | None:
+    """Why bf16 autocast cannot run on `device` ("cpu", "cuda", "cuda:1"; "auto" may be either), or None."""
+    if amp and not (device == "auto" or device.startswith("cuda")):
+        return f"amp needs a CUDA device; got amp=True with device={device!r}"
+    return None
 
 
 def default_config(dataset: str = "digits") -> RunConfig:

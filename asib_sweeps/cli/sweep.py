@@ -26,7 +26,7 @@ from asib_sweeps.cli.cluster_launch import add_cluster_options, launch, prepare_
 from asib_sweeps.cli.plan_checks import cluster_gpus_per_node, data_plan_error, gpu_error, local_gpu_count
 from asib_sweeps.cli.sweep_record import read_record, resume_conflicts, sweep_record, write_record
 from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
-from asib_sweeps.config import DATASET_NAMES, ConfigError, RunConfig, default_config
+from asib_sweeps.config import DATASET_NAMES, ConfigError, RunConfig, amp_problem, default_config
 from asib_sweeps.config_files import Layer, dataset_of, layered_config, read_experiment_file, set_layers
 from asib_sweeps.data import DataError
 from asib_sweeps.teachers import TeacherCache
@@ -188,8 +188,9 @@ def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
     if args.gpus_per_trial == 0:
         if config.device.startswith("cuda"):
             fail(f"device={config.device!r} needs --gpus-per-trial > 0")
-        if config.amp:
-            fail("amp=true needs a GPU: pass --gpus-per-trial > 0")
+        amp = amp_problem(config.amp, "cpu")
+        if amp:
+            fail(f"{amp} (trials without a GPU run on the CPU): pass --gpus-per-trial > 0")
     return config
 
 

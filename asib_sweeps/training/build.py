@@ -1,0 +1,117 @@
+"""Building a run's parts from its config: data, student, teachers, and the method on probe shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from asib_sweeps.config import RunConfig, amp_problem
+from asib_sweeps.data import DataBundle, Split, eval_batches, load_data, student_subset
+from asib_sweeps.methods import create_method
+from asib_sweeps.methods.base import DistillMethod, MethodContext
+from asib_sweeps.models import ZooModel, create_model
+from asib_sweeps.training.rng import seed_everything
+
+
+@dataclass(frozen=True)
+class RunParts:
+    data: DataBundle
+    train_split: Split
+    """The split the student learns from (a seeded subset of train when student_train_size is set)."""
+    student: ZooModel
+    teachers: list[ZooModel]
+    teacher_seen: list[Tensor | None]
+    method: DistillMethod
+
+
+def build_parts(config: RunConfig, teacher_states: Sequence[Mapping[str, Tensor]], device: torch.device) -> RunParts:
+    """Data on the device, then, seeded by `config.seed`, the method, the student and the teachers."""
+    problem = amp_problem(config.amp, device.type)
+    if problem:
+        raise ValueError(problem)
+    data = load_data(config.data).to(device)
+    train_split = data.train
+    if config.data.student_train_size is not None:
+        train_split = student_subset(data.train, config.data.student_train_size, seed=config.data.split_seed)
+    seed_everything(config.seed)
+    method = create_method(config)
+    student = _build_model(config.student.arch, data.num_classes, config, device, spec=config.student)
+    teachers, teacher_seen = _build_teachers(config, method, teacher_states, data.num_classes, device)
+    _build_method(method, config, data, train_split, student, teachers)
+    method.to(device)
+    return RunParts(data, train_split, student, teachers, teacher_seen, method)
+
+
+def _build_teachers(
+    config: RunConfig,
+    method: DistillMethod,
+    states: Sequence[Mapping[str, Tensor]],
+    num_classes: int,
+    device: torch.device,
+) -> tuple[list[ZooModel], list[Tensor | None]]:
+    if not method.uses_teachers:
+        return [], []
+    if len(states) != len(config.teachers):
+        raise ValueError(
+            f"method {config.method.name!r} needs the weights of {len(config.teachers)} teachers, got {len(states)}"
+        )
+    teachers, seen = [], []
+    for spec, state in zip(config.teachers, states):
+        teacher = _build_model(spec.arch, num_classes, config, device, spec=None)
+        teacher.load_state_dict(state)
+        teachers.append(teacher)
+        seen.append(_seen_mask(spec.classes, num_classes, device))
+    return teachers, seen
+
+
+def _build_method(
+    method: DistillMethod,
+    config: RunConfig,
+    data: DataBundle,
+    train_split: Split,
+    student: ZooModel,
+    teachers: list[ZooModel],
+) -> None:
+    """Let the method create its own parts, sized from the models' outputs on a 2-image probe."""
+    probe = next(eval_batches(train_split, batch_size=2, mean=data.mean, std=data.std))[0]
+    with torch.no_grad():
+        student.eval()
+        student_probe = student(probe)
+        teacher_probes = [teacher.eval()(probe) for teacher in teachers]
+    method.build(
+        MethodContext(
+            config=config,
+            num_classes=data.num_classes,
+            train_labels=train_split.labels,
+            student=student,
+            teachers=teachers,
+            student_probe=student_probe,
+            teacher_probes=teacher_probes,
+        )
+    )
+
+
+def _build_model(arch: str, num_classes: int, config: RunConfig, device: torch.device, *, spec: Any) -> ZooModel:
+    """Create a zoo model on the device; `spec` carries pretrained settings (None for teachers,
+    whose fine-tuned weights are loaded right after)."""
+    model = create_model(
+        arch,
+        num_classes,
+        pretrained=bool(spec and spec.pretrained),
+        pretrained_path=spec.pretrained_path if spec else None,
+    ).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _seen_mask(classes: list[int] | None, num_classes: int, device: torch.device) -> Tensor | None:
+    if classes is None:
+        return None
+    mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
+    mask[torch.tensor(classes, device=device)] = True
+    return mask
