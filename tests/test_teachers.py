@@ -1,0 +1,162 @@
+"""One teacher fine-tuning path: in-process and in a Tune trial, the cache holds the best-validation weights.
+
+The two paths' tests make the last fine-tuning epoch validate at chance, so the best
+epoch is an earlier one and the final weights are not what the cache must hold; a run
+without best-validation weights is never cached (no fall-back to its final weights). The
+trainable is called as a plain function with a stand-in for the ray.tune calls it makes
+(no Ray runtime), including a retry after its last epoch that restores the finished run
+and only stores.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from ray import tune
+from torch import Tensor
+
+import trainables.config_errors
+import trainables.reporting
+from asib_sweeps.teachers import (
+    TeacherCache,
+    fine_tune_teacher,
+    finetune_config,
+    store_teacher,
+    teacher_identity,
+    teacher_key,
+    train_teacher,
+)
+from asib_sweeps.training import TrainingRun
+from conftest import small_digits_config
+
+finetune_module = importlib.import_module("trainables.finetune")  # `trainables.finetune` is the function
+
+
+def _zero_logits_in_eval(module: torch.nn.Module, inputs: Any, output: Any) -> Any:
+    if not module.training:
+        return dataclasses.replace(output, logits=torch.zeros_like(output.logits))
+    return None
+
+
+def _last_epoch_validates_at_chance(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Tensor]]:
+    """Patch every run so that its last epoch's evaluation predicts class 0 for every
+    image (training is untouched); returns the student's weights after each epoch run."""
+    weights: list[dict[str, Tensor]] = []
+    original = TrainingRun.run_epoch
+
+    def run_epoch(run: TrainingRun) -> dict[str, Any]:
+        last = run.next_epoch == run.config.epochs - 1
+        hook = run.student.register_forward_hook(_zero_logits_in_eval) if last else None
+        try:
+            metrics = original(run)
+        finally:
+            if hook is not None:
+                hook.remove()
+        weights.append(copy.deepcopy(run.student.state_dict()))
+        return metrics
+
+    monkeypatch.setattr(TrainingRun, "run_epoch", run_epoch)
+    return weights
+
+
+def _equal(a: dict[str, Tensor], b: dict[str, Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
+def _check_best_validation_weights_cached(cache: TeacherCache, key: str, weights: list[dict[str, Tensor]]) -> None:
+    metrics = cache.metadata(key)["metrics"]
+    assert len(weights) == 3  # small_digits_config's teacher_recipe.epochs
+    assert metrics["val_acc_final"] < metrics["val_acc_best"]
+    assert metrics["best_epoch"] < len(weights) - 1
+    stored = cache.load(key)
+    assert _equal(stored, weights[metrics["best_epoch"]])
+    assert not _equal(stored, weights[-1])
+
+
+def test_fine_tune_teacher_caches_the_best_validation_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = _last_epoch_validates_at_chance(monkeypatch)
+    cache = TeacherCache(tmp_path)
+    key = fine_tune_teacher(small_digits_config(), 0, cache)
+    _check_best_validation_weights_cached(cache, key, weights)
+
+
+def test_only_a_finished_run_with_best_validation_weights_is_cached(tmp_path: Path) -> None:
+    config = small_digits_config("teacher_recipe.epochs=1")
+    cache = TeacherCache(tmp_path)
+    key, spec = teacher_key(config, 0), teacher_identity(config, 0)
+    unkept = TrainingRun.create(finetune_config(config, 0), keep_best_weights=False)
+    with pytest.raises(ValueError, match="only a finished run is cached"):
+        store_teacher(unkept, cache, key, spec)
+    train_teacher(unkept)
+    with pytest.raises(RuntimeError, match="kept no best-validation weights"):  # never the final weights instead
+        store_teacher(unkept, cache, key, spec)
+    assert not cache.has(key)
+
+
+class _Tune:
+    """The ray.tune calls the trainable makes, outside a Tune session: `keep` is the trial
+    folder, reports are recorded, checkpoints copied out of their temporary folders."""
+
+    Checkpoint = tune.Checkpoint
+
+    def __init__(self, keep: Path, restore: tune.Checkpoint | None = None) -> None:
+        self.keep = keep
+        self.restore = restore
+        self.reports: list[dict[str, Any]] = []
+        self.last_checkpoint: tune.Checkpoint | None = None
+
+    def get_context(self) -> _Tune:
+        return self
+
+    def get_trial_dir(self) -> str:
+        return str(self.keep)
+
+    def get_checkpoint(self) -> tune.Checkpoint | None:
+        return self.restore
+
+    def report(self, metrics: dict[str, Any], checkpoint: tune.Checkpoint | None = None) -> None:
+        self.reports.append(metrics)
+        if checkpoint is not None:
+            target = self.keep / f"checkpoint-{len(self.reports)}"
+            shutil.copytree(checkpoint.path, target)
+            self.last_checkpoint = tune.Checkpoint.from_directory(str(target))
+
+
+def _use_tune(monkeypatch: pytest.MonkeyPatch, fake: _Tune) -> None:
+    monkeypatch.setattr(trainables.reporting, "tune", fake)
+    monkeypatch.setattr(trainables.config_errors, "tune", fake)
+
+
+def test_finetune_trainable_caches_the_best_validation_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = _last_epoch_validates_at_chance(monkeypatch)
+    monkeypatch.setattr(finetune_module, "trial_device", lambda requested: torch.device("cpu"))
+    config = small_digits_config()
+    cache = TeacherCache(tmp_path / "teachers")
+    key = teacher_key(config, 0)
+    params = {
+        "config": finetune_config(config, 0).model_dump(),
+        "teacher_key": key,
+        "teacher_spec": teacher_identity(config, 0),
+        "teacher_cache": str(cache.root),
+        "checkpoint_every": 2,
+    }
+    fake = _Tune(tmp_path)
+    _use_tune(monkeypatch, fake)
+    finetune_module.finetune(params)
+    assert [row["epoch"] for row in fake.reports] == [0, 1, 2]
+    _check_best_validation_weights_cached(cache, key, weights)
+
+    # A retry after the last epoch: the finished run comes back from its checkpoint and is stored again.
+    shutil.rmtree(cache.root / key)
+    retry = _Tune(tmp_path / "retry", restore=fake.last_checkpoint)
+    _use_tune(monkeypatch, retry)
+    finetune_module.finetune(params)
+    assert retry.reports == [] and len(weights) == 3
+    _check_best_validation_weights_cached(cache, key, weights)
