@@ -1,29 +1,24 @@
-"""One teacher fine-tuning path: in-process and in a Tune trial, the cache holds the best-validation weights.
+"""One teacher fine-tuning path: the cache holds the best-validation weights.
 
-The two paths' tests make the last fine-tuning epoch validate at chance, so the best
-epoch is an earlier one and the final weights are not what the cache must hold; a run
-without best-validation weights is never cached (no fall-back to its final weights). The
-trainable is called as a plain function with a stand-in for the ray.tune calls it makes
-(no Ray runtime), including a retry after its last epoch that restores the finished run
-and only stores.
+The CLI's Tune trainable (trainables/finetune.py) and `fine_tune_teacher` both train
+with `train_teacher` and cache with `store_teacher`; tests/test_sweep_ray.py runs the
+trainable on a real Ray. Here the last fine-tuning epoch is made to validate at chance,
+so the best epoch is an earlier one and the final weights are not what the cache must
+hold; a run without best-validation weights is never cached (no fall-back to its final
+weights).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from ray import tune
 from torch import Tensor
 
-import trainables.config_errors
-import trainables.reporting
 from asib_sweeps.teachers import (
     TeacherCache,
     fine_tune_teacher,
@@ -35,9 +30,6 @@ from asib_sweeps.teachers import (
 )
 from asib_sweeps.training import TrainingRun
 from conftest import small_digits_config
-
-finetune_module = importlib.import_module("trainables.finetune")  # `trainables.finetune` is the function
-
 
 def _zero_logits_in_eval(module: torch.nn.Module, inputs: Any, output: Any) -> Any:
     if not module.training:
@@ -98,65 +90,3 @@ def test_only_a_finished_run_with_best_validation_weights_is_cached(tmp_path: Pa
     with pytest.raises(RuntimeError, match="kept no best-validation weights"):  # never the final weights instead
         store_teacher(unkept, cache, key, spec)
     assert not cache.has(key)
-
-
-class _Tune:
-    """The ray.tune calls the trainable makes, outside a Tune session: `keep` is the trial
-    folder, reports are recorded, checkpoints copied out of their temporary folders."""
-
-    Checkpoint = tune.Checkpoint
-
-    def __init__(self, keep: Path, restore: tune.Checkpoint | None = None) -> None:
-        self.keep = keep
-        self.restore = restore
-        self.reports: list[dict[str, Any]] = []
-        self.last_checkpoint: tune.Checkpoint | None = None
-
-    def get_context(self) -> _Tune:
-        return self
-
-    def get_trial_dir(self) -> str:
-        return str(self.keep)
-
-    def get_checkpoint(self) -> tune.Checkpoint | None:
-        return self.restore
-
-    def report(self, metrics: dict[str, Any], checkpoint: tune.Checkpoint | None = None) -> None:
-        self.reports.append(metrics)
-        if checkpoint is not None:
-            target = self.keep / f"checkpoint-{len(self.reports)}"
-            shutil.copytree(checkpoint.path, target)
-            self.last_checkpoint = tune.Checkpoint.from_directory(str(target))
-
-
-def _use_tune(monkeypatch: pytest.MonkeyPatch, fake: _Tune) -> None:
-    monkeypatch.setattr(trainables.reporting, "tune", fake)
-    monkeypatch.setattr(trainables.config_errors, "tune", fake)
-
-
-def test_finetune_trainable_caches_the_best_validation_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    weights = _last_epoch_validates_at_chance(monkeypatch)
-    monkeypatch.setattr(finetune_module, "trial_device", lambda requested: torch.device("cpu"))
-    config = small_digits_config()
-    cache = TeacherCache(tmp_path / "teachers")
-    key = teacher_key(config, 0)
-    params = {
-        "config": finetune_config(config, 0).model_dump(),
-        "teacher_key": key,
-        "teacher_spec": teacher_identity(config, 0),
-        "teacher_cache": str(cache.root),
-        "checkpoint_every": 2,
-    }
-    fake = _Tune(tmp_path)
-    _use_tune(monkeypatch, fake)
-    finetune_module.finetune(params)
-    assert [row["epoch"] for row in fake.reports] == [0, 1, 2]
-    _check_best_validation_weights_cached(cache, key, weights)
-
-    # A retry after the last epoch: the finished run comes back from its checkpoint and is stored again.
-    shutil.rmtree(cache.root / key)
-    retry = _Tune(tmp_path / "retry", restore=fake.last_checkpoint)
-    _use_tune(monkeypatch, retry)
-    finetune_module.finetune(params)
-    assert retry.reports == [] and len(weights) == 3
-    _check_best_validation_weights_cached(cache, key, weights)
