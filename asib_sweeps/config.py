@@ -74,6 +74,11 @@ class StudentSpec(Section):
     pretrained_path: str | None = None
     """Local weights file (state dict) to start from; loaded with weights_only=True."""
 
+    @property
+    def starts_pretrained(self) -> bool:
+        """Whether the weights start from pretrained ones (timm's or a local file)."""
+        return self.pretrained or self.pretrained_path is not None
+
     @model_validator(mode="after")
     def _arch_is_registered(self) -> "StudentSpec":
         from asib_sweeps.models.registry import list_models

@@ -19,7 +19,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from asib_sweeps.config import RunConfig
 from asib_sweeps.data import load_data
-from asib_sweeps.methods.asib import ASIB
+from asib_sweeps.methods.asib_plan import asib_plan
 from asib_sweeps.presets import apply_preset
 from search_spaces.study import Sampled, Study, StudyOptions, Trial, TunePlan, trial_params
 
@@ -56,20 +56,22 @@ def tune_plan(trials: list[Trial], options: StudyOptions, constants: Mapping[str
     )
 
 
-def planned_asib(config: RunConfig) -> ASIB:
-    """An unbuilt ASIB that can plan: its epoch plan needs only the steps per epoch, i.e.
-    the size of the student's training split (loaded only when no subset size is set)."""
+def planned_epochs(config: RunConfig) -> int:
+    """The run's epochs, warm-up and A-phases included, without building ASIB: the plan needs only
+    the steps per epoch, i.e. the size of the student's split (loaded only when no subset size is set)."""
     size = config.data.student_train_size
     if size is None:
         size = len(load_data(config.data).train)
-    method = ASIB(config)
-    method.steps_per_epoch = math.ceil(size / config.data.batch_size)
-    return method
+    steps_per_epoch = math.ceil(size / config.data.batch_size)
+    plan = asib_plan(
+        config.method.asib, config.epochs, steps_per_epoch=steps_per_epoch, student_pretrained=config.student.starts_pretrained
+    )
+    return len(plan)
 
 
 def asha(config: RunConfig) -> ASHAScheduler:
     """ASHA over the run's epochs (CCCP's A-phases included), one report per epoch."""
-    total_epochs = len(planned_asib(config).plan(config.epochs))
+    total_epochs = planned_epochs(config)
     return ASHAScheduler(
         time_attr="training_iteration",
         max_t=total_epochs,

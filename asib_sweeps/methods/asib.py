@@ -29,7 +29,6 @@ outputs are detached, and in B-phases the synergy runs without autograd altogeth
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 import torch
@@ -38,7 +37,8 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from asib_sweeps.config_section import MethodSettings
-from asib_sweeps.freezing import progressive_level
+from asib_sweeps.methods.asib_parts import WeightSnapshot, label_entropy, seen_class_masks
+from asib_sweeps.methods.asib_plan import SYNERGY_PHASES, asib_plan
 from asib_sweeps.methods.avg_kd import average_soft_targets
 from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, Part, PartOptimizer, Phase, StepInput
 from asib_sweeps.methods.functional import soft_kl, soft_kl_to_probs
@@ -138,60 +138,6 @@ class ASIBSettings(MethodSettings):
         return epochs // self.stages
 
 
-class WeightSnapshot(nn.Module):
-    """A fixed copy of a module's parameters, held as buffers so it is checkpointed with the method.
-
-    Used for L2-SP (the teachers' fine-tuned weights) and for the CCCP proximal term
-    (the synergy's weights at the start of the current stage).
-    """
-
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        for name, parameter in module.named_parameters():
-            self.register_buffer(_buffer_name(name), parameter.detach().clone())
-
-    @torch.no_grad()
-    def copy_from(self, module: nn.Module) -> None:
-        for name, parameter in module.named_parameters():
-            self.get_buffer(_buffer_name(name)).copy_(parameter)
-
-    def squared_distance(self, module: nn.Module) -> Tensor:
-        """||theta - theta_snapshot||^2 over all of `module`'s parameters (differentiable in theta)."""
-        return torch.stack(
-            [(p - self.get_buffer(_buffer_name(n))).square().sum() for n, p in module.named_parameters()]
-        ).sum()
-
-
-def _buffer_name(parameter_name: str) -> str:
-    return parameter_name.replace(".", "__")  # buffer names may not contain dots
-
-
-def label_entropy(labels: Tensor, num_classes: int) -> Tensor:
-    """H(Y) in nats of the empirical label distribution: the constant of the I(Z;Y) lower bound."""
-    if labels.numel() == 0:
-        raise ValueError("train_labels must not be empty: H(Y) needs at least one label")
-    probs = torch.bincount(labels, minlength=num_classes).double() / labels.numel()
-    return -torch.xlogy(probs, probs).sum().float()
-
-
-def seen_class_masks(teacher_classes: Sequence[list[int] | None], num_classes: int) -> Tensor:
-    """[K, C] bool: which labels each teacher was fine-tuned on (None = all classes)."""
-    masks = torch.ones(len(teacher_classes), num_classes, dtype=torch.bool)
-    for k, classes in enumerate(teacher_classes):
-        if classes is None:
-            continue
-        outside = [c for c in classes if not 0 <= c < num_classes]
-        if outside:
-            raise ValueError(f"teachers.{k}.classes must lie in 0..{num_classes - 1}; got {outside}")
-        masks[k] = False
-        masks[k, classes] = True
-    return masks
-
-
-SYNERGY_PHASES: frozenset[Phase] = frozenset({"W", "A", "joint"})
-"""The phases in which L_syn trains the synergy, and so the epochs in which beta acts."""
-
-
 @register_method
 class ASIB(DistillMethod):
     name = "asib"
@@ -205,7 +151,7 @@ class ASIB(DistillMethod):
     def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         self.teacher_classes = [spec.classes for spec in config.teachers]
-        self.student_pretrained = config.student.pretrained or config.student.pretrained_path is not None
+        self.student_pretrained = config.student.starts_pretrained
         self.batch_size = config.data.batch_size
         self.steps_per_epoch = 0
         """Optimiser steps in one epoch over the student's split; set in build."""
@@ -268,51 +214,12 @@ class ASIB(DistillMethod):
             return s.beta
         return s.beta * min(1.0, plan.synergy_epoch / s.beta_warmup_epochs)
 
-    def phase_epochs(self, min_steps: int) -> int:
-        """Epochs over the student's split that give at least `min_steps` optimiser steps."""
+    def plan(self, epochs: int) -> list[EpochPlan]:
         if self.steps_per_epoch <= 0:
             raise RuntimeError("build() must run before the plan: it sets steps_per_epoch")
-        return math.ceil(min_steps / self.steps_per_epoch)
-
-    def plan(self, epochs: int) -> list[EpochPlan]:
-        """Warm-up W-epochs, then E2E: `epochs` joint epochs; CCCP: per stage an A-phase, then epochs // stages B-epochs.
-
-        The student trains in exactly `epochs` epochs in every mode; W- and A-epochs come on top.
-        """
-        s = self.settings
-        phases: list[tuple[int, Phase, int]] = [(0, "W", self.phase_epochs(s.synergy_warmup_steps))]
-        if not s.use_cccp:
-            phases.append((0, "joint", epochs))
-        else:
-            b_count = s.b_epochs_per_stage(epochs)
-            a_count = max(s.a_epochs, self.phase_epochs(s.a_min_steps))
-            for stage in range(s.stages):
-                phases += [(stage, "A", a_count), (stage, "B", b_count)]
-        plans: list[EpochPlan] = []
-        synergy_epochs = 0
-        for stage, phase, count in phases:
-            for _ in range(count):
-                synergy_epochs += phase in SYNERGY_PHASES
-                plans.append(
-                    EpochPlan(
-                        epoch=len(plans),
-                        stage=stage,
-                        phase=phase,
-                        teacher_freeze_level=self._teacher_level(stage) if s.use_cccp else -1,
-                        student_freeze_level=self._student_level(stage),
-                        frozen_bn_trains=s.pf_train_bn,
-                        synergy_epoch=synergy_epochs if phase in SYNERGY_PHASES else 0,
-                    )
-                )
-        return plans
-
-    def _teacher_level(self, stage: int) -> int:
-        return progressive_level(stage, self.settings.pf_start_level) if self.settings.use_pf else -1
-
-    def _student_level(self, stage: int) -> int:
-        if self.settings.use_pf and self.student_pretrained:
-            return progressive_level(stage, self.settings.pf_start_level)
-        return -1
+        return asib_plan(
+            self.settings, epochs, steps_per_epoch=self.steps_per_epoch, student_pretrained=self.student_pretrained
+        )
 
     def trained_parts(self, phase: Phase) -> frozenset[Part]:
         if phase == "joint":
