@@ -7,6 +7,7 @@ packages may be in sys.modules. The first module that brings one in is named.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -55,3 +56,79 @@ def test_analysis_imports_no_training_code() -> None:
     offenders = {module: names for module, names in found.items() if names}
     assert offenders == {}, f"the first module whose import loaded training code: {offenders}"
     assert list(found) == modules
+
+
+# ---------------------------------------------------------------------------------------
+# The package layering of docs/ARCHITECTURE.md, checked on the source: every import
+# statement, lazy ones inside functions included.
+
+CORE = (
+    "asib_sweeps.config", "asib_sweeps.config_section", "asib_sweeps.config_files", "asib_sweeps.presets",
+    "asib_sweeps.data", "asib_sweeps.models", "asib_sweeps.methods", "asib_sweeps.freezing",
+    "asib_sweeps.training", "asib_sweeps.evaluation", "asib_sweeps.teachers", "asib_sweeps.saved_models",
+    "asib_sweeps.docs_config",
+)
+"""The training core: what a trial runs, usable without Ray."""
+
+RULES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("analysis",): ("torch", "ray", "pydantic", "asib_sweeps", "search_spaces", "trainables", "cluster"),
+    ("cluster",): ("torch", "asib_sweeps", "search_spaces", "trainables"),
+    CORE: ("ray", "cluster", "search_spaces", "trainables", "asib_sweeps.cli", "asib_sweeps.api"),
+    ("asib_sweeps.models",): ("asib_sweeps.methods", "asib_sweeps.training", "asib_sweeps.data", "asib_sweeps.config"),
+    ("asib_sweeps.methods",): ("asib_sweeps.training", "asib_sweeps.data", "asib_sweeps.teachers"),
+    ("search_spaces",): ("trainables", "cluster", "asib_sweeps.cli", "asib_sweeps.training"),
+    ("trainables",): ("cluster", "asib_sweeps.cli"),
+}
+"""Which packages each group of modules must never import."""
+
+METHOD_FILES_THE_LOOP_MAY_IMPORT = ("asib_sweeps.methods", "asib_sweeps.methods.base", "asib_sweeps.methods.functional")
+"""The loop knows methods through the registry and the base class only."""
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+SOURCES = {_module_name(path): _imports(path) for package in ("asib_sweeps", "trainables", "search_spaces", "cluster", "analysis") for path in sorted((ROOT / package).rglob("*.py"))}
+
+
+def test_packages_import_only_what_their_layer_allows() -> None:
+    broken = [
+        f"{module} imports {name}"
+        for groups, forbidden in RULES.items()
+        for module, names in SOURCES.items()
+        if any(_within(module, group) for group in groups)
+        for name in names
+        if any(_within(name, banned) for banned in forbidden)
+    ]
+    assert not broken, "\n".join(broken)
+
+
+def test_the_training_loop_imports_no_method_file() -> None:
+    broken = [
+        f"{module} imports {name}"
+        for module, names in SOURCES.items()
+        if _within(module, "asib_sweeps.training")
+        for name in names
+        if _within(name, "asib_sweeps.methods") and name not in METHOD_FILES_THE_LOOP_MAY_IMPORT
+    ]
+    assert not broken, "\n".join(broken)
+
+
+def test_the_rules_see_every_package() -> None:
+    assert {"asib_sweeps.training.run", "asib_sweeps.methods.asib", "analysis.tables", "cluster.slurm_job"} <= set(SOURCES)
