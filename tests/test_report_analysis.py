@@ -341,12 +341,11 @@ def test_copies_of_training_constants_match_their_sources() -> None:
     from asib_sweeps.presets import REFERENCES, RUNGS
     from search_spaces import overlap, sota
 
-    assert (arms.LADDER, arms.REFERENCES, arms.SOTA_ARMS, arms.OVERLAP_ARMS) == (
-        RUNGS,
-        REFERENCES,
-        sota.ARMS,
-        overlap.ARMS,
-    )
+    assert (arms.LADDER, arms.REFERENCES, arms.OVERLAP_ARMS) == (RUNGS, REFERENCES, overlap.ARMS)
+    # The SOTA arms follow the method registry; a method added since the copy was made
+    # is shown after the copied ones, so the report orders the study's arms as the study does.
+    assert arms.ordered_arms(sota.ARMS, "sota") == list(sota.ARMS)
+    assert set(arms.SOTA_ARMS) <= set(sota.ARMS)
 
 
 def test_summary_text_has_one_table_per_class_overlap() -> None:
