@@ -126,6 +126,46 @@ class OptimConfig(Section):
         return self
 
 
+CompileMode = bool | Literal["reduce-overhead", "max-autotune"]
+
+
+class RuntimeConfig(Section):
+    """Where and how a run executes; none of it is part of a teacher's identity.
+
+    `auto` turns a GPU fast path on exactly when the run trains on CUDA, so the same
+    config runs unchanged on a laptop CPU and on a GPU node.
+    """
+
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    """Where the run trains: auto (the GPU Ray gave the trial, else the CPU), cpu, cuda or cuda:N."""
+    amp: bool | Literal["auto"] = "auto"
+    """bf16 autocast of the forward passes (losses are computed in float32). auto: on when
+    the run trains on a CUDA device with bf16 support; true on the CPU is an error.
+    Changes numerics: compare runs with the same setting."""
+    channels_last: bool | Literal["auto"] = "auto"
+    """NHWC memory format for models and batches; auto: on CUDA (faster convolutions).
+    Numerics are the same up to the order of floating-point sums."""
+    compile: CompileMode = False
+    """torch.compile of the student and the teachers: true (torch's default mode) or a
+    mode name (YAML reads a bare off/no as false). reduce-overhead adds CUDA graphs,
+    one per batch shape (the full batches and the epoch's last, partial one: nothing is
+    dropped or padded). The first epoch pays the compilation (tens of seconds)."""
+
+    @model_validator(mode="after")
+    def _amp_needs_cuda(self) -> "RuntimeConfig":
+        problem = amp_problem(self.amp, self.device)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def amp_problem(amp: bool | str, device: str) -> str | None:
+    """Why bf16 autocast cannot be forced on `device` ("cpu", "cuda", "cuda:1"; "auto" may be either), or None."""
+    if amp is True and not (device == "auto" or device.startswith("cuda")):
+        return f"amp needs a CUDA device; got amp=True with device={device!r}"
+    return None
+
+
 class RecipeConfig(Section):
     """How a teacher is fine-tuned with CE (part of the teacher's cache key)."""
 
@@ -178,12 +218,7 @@ class RunConfig(Section):
     teacher_recipe: RecipeConfig = RecipeConfig()
     seed: int = Field(0, ge=0)
     """The run's seed (weights, batches, augmentation); studies add 0, 1, ... per seed."""
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
-    """Where the run trains: auto (the GPU Ray gave the trial, else the CPU), cpu, cuda or cuda:N."""
-    amp: bool = False
-    """bf16 autocast on CUDA; asking for it where the device is the CPU is an error."""
-    channels_last: bool = False
-    """NHWC memory format for models and batches (faster convolutions on recent GPUs)."""
+    runtime: RuntimeConfig = RuntimeConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "RunConfig":
@@ -192,17 +227,7 @@ class RunConfig(Section):
         section = method_class(self.method.name).section_name()
         if section is not None:
             getattr(self.method, section).check_run(self.epochs)
-        problem = amp_problem(self.amp, self.device)
-        if problem:
-            raise ValueError(problem)
         return self
-
-
-def amp_problem(amp: bool, device: str) -> str | None:
-    """Why bf16 autocast cannot run on `device` ("cpu", "cuda", "cuda:1"; "auto" may be either), or None."""
-    if amp and not (device == "auto" or device.startswith("cuda")):
-        return f"amp needs a CUDA device; got amp=True with device={device!r}"
-    return None
 
 
 def default_config(dataset: str = "digits") -> RunConfig:

@@ -32,7 +32,7 @@ def test_override_by_dotted_key_is_typed() -> None:
         ("method.asib.beta=-0.1", "method.asib.beta=-0.1: Input should be greater than or equal to 0"),
         ("teachers.5.arch=tiny_cnn", "teachers.5: index must be 0..1"),
         ("student.arch=resnet9000", "arch must be one of"),
-        ("device=tpu", "device='tpu'"),
+        ("runtime.device=tpu", "runtime.device='tpu'"),
         ("optim", "--set expects KEY=VALUE"),
     ],
 )

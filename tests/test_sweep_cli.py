@@ -97,7 +97,7 @@ def test_beta_dry_run_names_the_sampled_value(capsys, tmp_path):
         (["ablation", "--set", "epochs=-3"], "epochs"),
         (["ablation", "--set", "epochs"], "--set"),
         (["ablation", "--set", "epochs=3"], "method.asib.stages"),  # CCCP rungs need epochs % stages == 0
-        (["ablation", "--set", "device=cuda"], "--gpus-per-trial"),
+        (["ablation", "--set", "runtime.device=cuda"], "--gpus-per-trial"),
         (["ablation", "--dataset", "cifar100"], "--data-root"),
         (["ablation", "--dataset", "imagenet32", "--data-root", "/does/not/exist"], "--data-root"),
         (["ablation", "--download"], "--download"),

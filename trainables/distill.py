@@ -27,6 +27,6 @@ def distill(params: Mapping[str, Any]) -> None:
             )
         cache = TeacherCache(params["teacher_cache"])
         run = TrainingRun.create(
-            config, teacher_states=[cache.load(key) for key in keys], device=trial_device(config.device)
+            config, teacher_states=[cache.load(key) for key in keys], device=trial_device(config.runtime.device)
         )
     train_and_report(run, checkpoint_every=params["checkpoint_every"])

@@ -22,7 +22,7 @@ def finetune(params: Mapping[str, Any]) -> None:
     """
     with config_errors_not_retried():
         config = build_config(params["config"])
-        run = start_fine_tuning(config, device=trial_device(config.device))
+        run = start_fine_tuning(config, device=trial_device(config.runtime.device))
     report = tune_reporter(checkpoint_every=params["checkpoint_every"])
     restore_from_tune(run)
     train_teacher(run, on_epoch=report)

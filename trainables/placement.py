@@ -16,7 +16,7 @@ import torch
 
 
 def choose_device(requested: str, gpu_ids: Sequence[int | str]) -> torch.device:
-    """The device for config.device `requested` given the GPU ids Ray assigned to the trial."""
+    """The device for runtime.device `requested` given the GPU ids Ray assigned to the trial."""
     if requested == "cpu":
         return torch.device("cpu")
     if not gpu_ids:

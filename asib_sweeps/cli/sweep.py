@@ -186,9 +186,9 @@ def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
         fail(str(error))
     check_data_options(config, fail)
     if args.gpus_per_trial == 0:
-        if config.device.startswith("cuda"):
-            fail(f"device={config.device!r} needs --gpus-per-trial > 0")
-        amp = amp_problem(config.amp, "cpu")
+        if config.runtime.device.startswith("cuda"):
+            fail(f"runtime.device={config.runtime.device!r} needs --gpus-per-trial > 0")
+        amp = amp_problem(config.runtime.amp, "cpu")
         if amp:
             fail(f"{amp} (trials without a GPU run on the CPU): pass --gpus-per-trial > 0")
     return config

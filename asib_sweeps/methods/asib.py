@@ -161,6 +161,7 @@ class ASIB(DistillMethod):
         # Whether the synergy's pull toward the student acts: decided from the last
         # evaluation, and a buffer so that a resumed run continues with the same gate.
         self.register_buffer("pull_gate_open", torch.tensor(self.settings.synergy_gate_acc <= 0))
+        self._read_gate()
 
     # ---------------------------------------------------------------- setup
 
@@ -253,22 +254,26 @@ class ASIB(DistillMethod):
         unchanged); in stage 0 the weights after the warm-up.
         """
         self.train(plan.phase != "B")
+        self._read_gate()  # after a restore, the buffer came from the checkpoint
         if self.prox_anchor is not None and plan.phase == "A" and int(self.prox_anchor_stage) != plan.stage:
             self.prox_anchor.copy_from(self.synergy)
             self.prox_anchor_stage.fill_(plan.stage)
 
     def on_epoch_end(self, plan: EpochPlan, teachers: list[ZooModel]) -> dict[str, float]:
         """The epoch's beta and whether the synergy's pull toward the student acted in it."""
-        return {"beta": self.beta_for(plan), "synergy_pull_on": float(self._pull_acts())}
+        return {"beta": self.beta_for(plan), "synergy_pull_on": float(self._pull_on)}
 
     def on_evaluated(self, plan: EpochPlan, metrics: dict[str, float]) -> None:
         """Open the pull's gate once the synergy's validation accuracy reaches `synergy_gate_acc`; close it below."""
         threshold = self.settings.synergy_gate_acc
         if threshold > 0 and "synergy_acc" in metrics:
             self.pull_gate_open.fill_(metrics["synergy_acc"] >= threshold)
+            self._read_gate()
 
-    def _pull_acts(self) -> bool:
-        return self.settings.synergy_student_weight > 0 and bool(self.pull_gate_open)
+    def _read_gate(self) -> None:
+        """Whether the pull acts, as a Python bool read where the gate can change (build, restore,
+        evaluation), never per step: reading a device buffer in the step would wait on the device."""
+        self._pull_on = self.settings.synergy_student_weight > 0 and bool(self.pull_gate_open)
 
     # ---------------------------------------------------------------- losses
 
@@ -298,7 +303,7 @@ class ASIB(DistillMethod):
         terms = {"syn_ce": F.cross_entropy(synergy_logits, step.labels)}
         if s.use_ib:
             terms["ib_kl"] = self.beta_for(step.plan) * gaussian_kl(code.mu, code.sigma).mean()
-        if self._pull_acts():
+        if self._pull_on:
             terms["syn_student_kl"] = s.synergy_student_weight * soft_kl(
                 step.student.logits.detach(), synergy_logits, s.tau_syn
             )

@@ -9,11 +9,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from asib_sweeps.config import RunConfig, amp_problem
+from asib_sweeps.config import RunConfig
 from asib_sweeps.data import DataBundle, Split, eval_batches, load_data, student_subset
 from asib_sweeps.methods import create_method
 from asib_sweeps.methods.base import DistillMethod, MethodContext
 from asib_sweeps.models import ZooModel, create_model
+from asib_sweeps.training.device import FastPaths, resolve_fast_paths
 from asib_sweeps.training.rng import seed_everything
 
 
@@ -26,24 +27,27 @@ class RunParts:
     teachers: list[ZooModel]
     teacher_seen: list[Tensor | None]
     method: DistillMethod
+    fast: FastPaths
 
 
 def build_parts(config: RunConfig, teacher_states: Sequence[Mapping[str, Tensor]], device: torch.device) -> RunParts:
     """Data on the device, then, seeded by `config.seed`, the method, the student and the teachers."""
-    problem = amp_problem(config.amp, device.type)
-    if problem:
-        raise ValueError(problem)
+    fast = resolve_fast_paths(config.runtime, device)
     data = load_data(config.data).to(device)
     train_split = data.train
     if config.data.student_train_size is not None:
         train_split = student_subset(data.train, config.data.student_train_size, seed=config.data.split_seed)
     seed_everything(config.seed)
     method = create_method(config)
-    student = _build_model(config.student.arch, data.num_classes, config, device, spec=config.student)
-    teachers, teacher_seen = _build_teachers(config, method, teacher_states, data.num_classes, device)
+    student = _build_model(config.student.arch, data.num_classes, fast, device, spec=config.student)
+    teachers, teacher_seen = _build_teachers(config, method, teacher_states, data.num_classes, fast, device)
     _build_method(method, config, data, train_split, student, teachers)
     method.to(device)
-    return RunParts(data, train_split, student, teachers, teacher_seen, method)
+    if fast.compile is not False:
+        # In place (nn.Module.compile), so state dicts, blocks() and freezing see the same modules.
+        for model in (student, *teachers):
+            model.compile(mode=None if fast.compile is True else fast.compile)
+    return RunParts(data, train_split, student, teachers, teacher_seen, method, fast)
 
 
 def _build_teachers(
@@ -51,6 +55,7 @@ def _build_teachers(
     method: DistillMethod,
     states: Sequence[Mapping[str, Tensor]],
     num_classes: int,
+    fast: FastPaths,
     device: torch.device,
 ) -> tuple[list[ZooModel], list[Tensor | None]]:
     if not method.uses_teachers:
@@ -61,7 +66,7 @@ def _build_teachers(
         )
     teachers, seen = [], []
     for spec, state in zip(config.teachers, states):
-        teacher = _build_model(spec.arch, num_classes, config, device, spec=None)
+        teacher = _build_model(spec.arch, num_classes, fast, device, spec=None)
         teacher.load_state_dict(state)
         teachers.append(teacher)
         seen.append(_seen_mask(spec.classes, num_classes, device))
@@ -95,7 +100,7 @@ def _build_method(
     )
 
 
-def _build_model(arch: str, num_classes: int, config: RunConfig, device: torch.device, *, spec: Any) -> ZooModel:
+def _build_model(arch: str, num_classes: int, fast: FastPaths, device: torch.device, *, spec: Any) -> ZooModel:
     """Create a zoo model on the device; `spec` carries pretrained settings (None for teachers,
     whose fine-tuned weights are loaded right after)."""
     model = create_model(
@@ -104,7 +109,7 @@ def _build_model(arch: str, num_classes: int, config: RunConfig, device: torch.d
         pretrained=bool(spec and spec.pretrained),
         pretrained_path=spec.pretrained_path if spec else None,
     ).to(device)
-    if config.channels_last:
+    if fast.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
 

@@ -1,11 +1,34 @@
-"""Choosing the torch device a run uses, and measuring its peak memory."""
+"""Choosing the torch device a run uses and its fast paths, and measuring its peak memory."""
 
 from __future__ import annotations
 
 import resource
 import sys
+from dataclasses import dataclass
 
 import torch
+
+from asib_sweeps.config import CompileMode, RuntimeConfig, amp_problem
+
+
+@dataclass(frozen=True)
+class FastPaths:
+    """The runtime switches resolved for the device the run actually trains on."""
+
+    autocast: bool
+    channels_last: bool
+    compile: CompileMode
+
+
+def resolve_fast_paths(runtime: RuntimeConfig, device: torch.device) -> FastPaths:
+    """`auto` means on for CUDA (bf16 autocast only where the GPU supports bf16), off elsewhere."""
+    problem = amp_problem(runtime.amp, device.type)
+    if problem:
+        raise ValueError(problem)
+    cuda = device.type == "cuda"
+    autocast = runtime.amp is True or (runtime.amp == "auto" and cuda and torch.cuda.is_bf16_supported())
+    channels_last = runtime.channels_last is True or (runtime.channels_last == "auto" and cuda)
+    return FastPaths(autocast=autocast, channels_last=channels_last, compile=runtime.compile)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -8,6 +8,11 @@ itself on the digits default. The cache has one rule: it holds the outputs of on
 (an epoch that adapts them, a loaded state); asked for another version, it recomputes.
 Only logits and pooled features are kept (stage maps would be large), so `eval_terms`
 gets teacher outputs without `features`.
+
+Evaluation runs under `torch.inference_mode()` (no autograd bookkeeping at all). The
+training step's fixed teachers run under `no_grad` instead: their outputs enter the
+student's autograd graph, and tensors made in inference mode cannot be saved for
+backward (torch refuses; a clone would cost more than inference mode saves).
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ class Evaluator:
     def _has_eval_terms(self) -> bool:
         return type(self.method).eval_terms is not DistillMethod.eval_terms
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(self, student: ZooModel, teacher_version: int) -> dict[str, float]:
         """Student accuracy, loss and method terms on val and test, then the teachers' accuracies."""
         metrics: dict[str, float] = {}
@@ -93,7 +98,7 @@ class Evaluator:
             metrics[key if name == "val" else f"test_{key}"] = float(total) / count
         return metrics
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def teacher_outputs(self, teacher_version: int) -> dict[str, TeacherOutputs]:
         """The teachers' masked logits and pooled features on val and test at `teacher_version`."""
         if self._cached_version != teacher_version:

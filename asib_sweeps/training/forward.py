@@ -24,14 +24,15 @@ class Forward:
     """Per teacher, the classes it was fine-tuned on (None: all); other logits are masked."""
     channels_last: bool
     autocast: bool
-    """bf16 autocast (CUDA only)."""
+    """bf16 autocast (the config allows it on CUDA; CPU autocast is used by the numerics tests)."""
+    device_type: str = "cuda"
 
     def prepare(self, images: Tensor) -> Tensor:
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
     def autocast_context(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            return torch.autocast(device_type=self.device_type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def teacher_outputs(self, images: Tensor) -> list[ModelOutput]:

@@ -55,8 +55,9 @@ class TrainingRun:
         forward = Forward(
             teachers=parts.teachers,
             teacher_seen=parts.teacher_seen,
-            channels_last=config.channels_last,
-            autocast=config.amp and device.type == "cuda",
+            channels_last=parts.fast.channels_last,
+            autocast=parts.fast.autocast,
+            device_type=device.type,
         )
         self.trainer = EpochTrainer(config, parts.data, parts.train_split, parts.student, parts.method, forward)
         self.evaluator = Evaluator(parts.data, forward, parts.method, batch_size=config.data.eval_batch_size)
@@ -81,7 +82,7 @@ class TrainingRun:
         `keep_best_weights` keeps a copy of the student at its best validation epoch
         (teacher fine-tuning selects teachers this way).
         """
-        device = device if device is not None else resolve_device(config.device)
+        device = device if device is not None else resolve_device(config.runtime.device)
         parts = build_parts(config, teacher_states, device)
         return cls(config=config, device=device, parts=parts, keep_best_weights=keep_best_weights)
 
