@@ -203,6 +203,18 @@ def test_device_comes_from_the_gpus_ray_assigned():
     assert gpu_share({"CPU": 1.0}) is None
 
 
+def test_running_out_of_a_gpu_share_names_the_share_and_what_to_try():
+    from trainables.config_errors import DETERMINISTIC_ERRORS
+    from trainables.placement import GPUShareTooSmall, out_of_memory_message
+
+    assert out_of_memory_message(0.25, 80.0) == (
+        "the trial ran out of GPU memory within its share: --gpus-per-trial 0.25 caps it at 20.0 of 80.0 GiB; "
+        "try --gpus-per-trial 0.5"
+    )
+    assert "whole GPU (80.0 GiB)" in out_of_memory_message(None, 80.0)
+    assert GPUShareTooSmall in DETERMINISTIC_ERRORS  # the same share fails the same way: no retries
+
+
 def test_result_tables_are_rewritten_at_most_every_interval_and_on_each_trial_end(tmp_path, monkeypatch):
     from asib_sweeps.cli import results_callback
 

@@ -7,7 +7,8 @@ data loading. The first attempt writes the error to a marker file in the trial's
 folder; every retry Tune then makes finds the marker and fails before loading data or
 building a model, with the original message, so the trial ends ERROR within moments.
 (Most such errors are caught at plan time, before Ray starts; what can remain is the
-environment of a worker node, e.g. a data root missing there.)
+environment of a worker node, e.g. a data root missing there.) Running out of memory
+within the trial's GPU share is deterministic too, and is treated the same way.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from ray import tune
 
 from asib_sweeps.config import ConfigError
 from asib_sweeps.data import DataError
+from trainables.placement import GPUShareTooSmall
 
 MARKER_FILE = "config_error.txt"
-DETERMINISTIC_ERRORS = (ConfigError, DataError)
+DETERMINISTIC_ERRORS = (ConfigError, DataError, GPUShareTooSmall)
 
 
 class TrialConfigError(RuntimeError):

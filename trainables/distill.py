@@ -10,7 +10,7 @@ from asib_sweeps.teachers import TeacherCache
 from asib_sweeps.training import TrainingRun
 from search_spaces.study import teacher_keys_used
 from trainables.config_errors import config_errors_not_retried
-from trainables.placement import trial_device
+from trainables.placement import gpu_share_errors, trial_device
 from trainables.reporting import train_and_report
 
 
@@ -26,7 +26,7 @@ def distill(params: Mapping[str, Any]) -> None:
                 "the code that derives teacher keys changed since the sweep was planned"
             )
         cache = TeacherCache(params["teacher_cache"])
-        run = TrainingRun.create(
-            config, teacher_states=[cache.load(key) for key in keys], device=trial_device(config.runtime.device)
-        )
-    train_and_report(run, checkpoint_every=params["checkpoint_every"])
+        device = trial_device(config.runtime.device)
+        with gpu_share_errors(device):
+            run = TrainingRun.create(config, teacher_states=[cache.load(key) for key in keys], device=device)
+            train_and_report(run, checkpoint_every=params["checkpoint_every"])

@@ -8,7 +8,7 @@ from typing import Any
 from asib_sweeps.config import build_config
 from asib_sweeps.teachers import TeacherCache, start_fine_tuning, store_teacher, train_teacher
 from trainables.config_errors import config_errors_not_retried
-from trainables.placement import trial_device
+from trainables.placement import gpu_share_errors, trial_device
 from trainables.reporting import restore_from_tune, tune_reporter
 
 
@@ -22,8 +22,9 @@ def finetune(params: Mapping[str, Any]) -> None:
     """
     with config_errors_not_retried():
         config = build_config(params["config"])
-        run = start_fine_tuning(config, device=trial_device(config.runtime.device))
-    report = tune_reporter(checkpoint_every=params["checkpoint_every"])
-    restore_from_tune(run)
-    train_teacher(run, on_epoch=report)
-    store_teacher(run, TeacherCache(params["teacher_cache"]), params["teacher_key"], params["teacher_spec"])
+        device = trial_device(config.runtime.device)
+        with gpu_share_errors(device):
+            run = start_fine_tuning(config, device=device)
+            restore_from_tune(run)
+            train_teacher(run, on_epoch=tune_reporter(checkpoint_every=params["checkpoint_every"]))
+            store_teacher(run, TeacherCache(params["teacher_cache"]), params["teacher_key"], params["teacher_spec"])

@@ -9,7 +9,8 @@ limited to a quarter of its memory here, so packed trials cannot crowd each othe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import ray
 import torch
@@ -46,3 +47,32 @@ def trial_device(requested: str) -> torch.device:
     if device.type == "cuda" and share is not None:
         torch.cuda.set_per_process_memory_fraction(share, device)
     return device
+
+
+class GPUShareTooSmall(RuntimeError):
+    """The trial ran out of GPU memory within its share; the same share fails the same way."""
+
+
+def out_of_memory_message(share: float | None, total_gib: float) -> str:
+    """What ran out and which `--gpus-per-trial` to try instead."""
+    if share is None:
+        return (
+            f"the trial ran out of GPU memory on a whole GPU ({total_gib:.1f} GiB); "
+            "lower data.batch_size, or set runtime.amp=true to halve the activations"
+        )
+    larger = min(1.0, share * 2)
+    return (
+        f"the trial ran out of GPU memory within its share: --gpus-per-trial {share:g} caps it at "
+        f"{share * total_gib:.1f} of {total_gib:.1f} GiB; try --gpus-per-trial {larger:g}"
+    )
+
+
+@contextmanager
+def gpu_share_errors(device: torch.device) -> Iterator[None]:
+    """Turn CUDA out-of-memory inside a trial into GPUShareTooSmall, naming the share to try."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as error:
+        share = gpu_share(ray.get_runtime_context().get_assigned_resources())
+        total = torch.cuda.get_device_properties(device).total_memory / 2**30
+        raise GPUShareTooSmall(out_of_memory_message(share, total)) from error
