@@ -9,14 +9,17 @@ warmed up, pinned memory on CUDA, so its start-up is not counted). Sides are int
 (A B A B ...) over several repeats and the median epoch of each is reported.
 
     python benchmarks/data_pipeline.py [--images 10000] [--batch-size 64] [--repeats 5] [--workers 2] [--threads N]
+        [--device auto|cpu|cuda] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,10 +52,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda[:N]")
+    parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
 
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (args.images, 3, 32, 32), dtype=torch.uint8, generator=generator)
@@ -108,6 +113,15 @@ def main() -> None:
         print(f"{name:28s} median {medians[name]:>12,.0f} images/s   (runs: {shown})")
     first, second = medians.values()
     print(f"ratio train_batches / DataLoader: {first / second:.1f}x")
+    if args.json:
+        figures = {"train_batches.images_per_s": first, "dataloader.images_per_s": second, "ratio": first / second}
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+        settings = {"images": args.images, "batch_size": args.batch_size, "repeats": args.repeats, "workers": args.workers}
+        payload = {"benchmark": "data_pipeline", "machine": {"device": str(device), "device_name": name,
+                   "torch_threads": torch.get_num_threads()}, **settings, "images_per_s": rates, "figures": figures}  # fmt: skip
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"wrote {args.json}")
 
 
 def _synchronize(device: torch.device) -> None:
