@@ -498,7 +498,7 @@ def _student_kd(*overrides: str) -> Tensor:
 
 def test_tau_syn_and_the_weights_change_the_student_loss() -> None:
     base = _student_kd()
-    assert not torch.allclose(base, _student_kd("method.asib.tau_syn=4.0"))
+    assert not torch.allclose(base, _student_kd("method.asib.tau_syn=1.0"))
     torch.testing.assert_close(_student_kd("method.asib.w_kd=0.25"), 0.25 * base)
 
 
@@ -509,7 +509,7 @@ def test_student_target_policies() -> None:
     teachers = [torch.tensor([[0.0, 0.0, 0.0], [0.0, 3.0, 0.0]]), torch.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])]
     only_synergy = method.student_target(synergy, teachers, labels)
     torch.testing.assert_close(only_synergy, F.softmax(synergy, 1))
-    auto = build(asib_config("cccp", "method.asib.target_policy=auto")).method
+    auto = build(asib_config("cccp", "method.asib.target_policy=auto", "method.asib.tau_syn=1.0")).method
     target = auto.student_target(synergy, teachers, labels)
     average = (F.softmax(teachers[0], 1) + F.softmax(teachers[1], 1)) / 2
     torch.testing.assert_close(target[0], F.softmax(synergy, 1)[0])  # the synergy is better here

@@ -65,9 +65,10 @@ class ASIBSettings(MethodSettings):
     """Weight of the information bottleneck KL(q(z|x) || N(0, I)) after its warm-up (use_ib)."""
     beta_warmup_epochs: int = Field(5, ge=0)
     """Linear warm-up of beta, counted in the epochs in which beta acts (synergy epochs)."""
-    tau_syn: float = Field(1.0, gt=0)
+    tau_syn: float = Field(4.0, gt=0)
     """Temperature at which the student distils the synergy (and the synergy is pulled
-    toward the student); the synergy head is trained with CE at temperature 1."""
+    toward the student), with the tau_syn^2 factor; the synergy head is trained with CE at
+    temperature 1. At 1 the fitted synergy's target is nearly one-hot (docs/method.md)."""
     w_ce: float = Field(1.0, ge=0)
     """Weight of the student's CE on the labels."""
     w_kd: float = Field(1.0, ge=0)
