@@ -64,7 +64,7 @@ def timed(argv: list[str]) -> float:
     return elapsed
 
 
-IMPORT_LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+IMPORT_LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s*(\S+)")
 
 
 def imports(argv: list[str]) -> dict[str, object]:
@@ -78,7 +78,7 @@ def imports(argv: list[str]) -> dict[str, object]:
         match = IMPORT_LINE.match(line)
         if match is None:
             continue
-        own_us, cumulative_us, indent, name = int(match[1]), int(match[2]), match[3], match[4]
+        own_us, cumulative_us, name = int(match[1]), int(match[2]), match[3]
         total_us += own_us
         top = name.split(".")[0]
         if top in HEAVY and name == top:  # the package itself, wherever it was first imported from

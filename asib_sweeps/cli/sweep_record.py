@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asib_sweeps.config import RunConfig, flatten
+if TYPE_CHECKING:
+    from asib_sweeps.config import RunConfig
 
 RECORD_FILE = "sweep.json"
 FORMAT = "asib-sweeps/sweep-record-v1"
@@ -29,6 +30,8 @@ def sweep_record(*, study: str, options: dict[str, Any], config: RunConfig) -> d
     The config is recorded resolved (data options, --config and --set applied), so a
     resume is compared on what the trials run, whichever way it was spelled.
     """
+    from asib_sweeps.config import flatten
+
     record = {"format": FORMAT, "study": study, "options": options, "config": flatten(config)}
     return json.loads(json.dumps(record))  # the JSON form (tuples as lists), as it is read back
 
