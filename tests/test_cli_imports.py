@@ -51,6 +51,7 @@ def test_help_imports_neither_torch_nor_ray(argv):
         ["ablation", "--gpus-per-trial", "1.5"],
         ["beta", "--samples", "0"],
         ["ablation", "--checkpoint-every", "0"],
+        ["ablation", "--checkpoint-every-s", "-1"],
         ["overlap", "--overlaps", "101"],
         ["ablation", "--name", "a/b"],
     ],

@@ -216,6 +216,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         max_failures=args.max_failures,
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
+        checkpoint_every_s=args.checkpoint_every_s,
     )
     with ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
         if args.address is not None:  # a joined cluster's GPUs are known only once connected
@@ -237,6 +238,7 @@ def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache
         "--max-concurrent": args.max_concurrent,
         "--max-failures": args.max_failures,
         "--checkpoint-every": args.checkpoint_every,
+        "--checkpoint-every-s": args.checkpoint_every_s,
         "--teacher-cache": str(cache.root.resolve()),
     }
     for option, flag in (("seeds", "--seeds"), ("samples", "--samples"), ("asha", "--asha"), ("target", "--for")):

@@ -8,6 +8,7 @@ answer in a fraction of a second; asib_sweeps.cli.sweep does the rest.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import NoReturn
 
@@ -20,6 +21,7 @@ from search_spaces.study import OVERLAP_PERCENTS
 DATASET_NAMES: tuple[str, ...] = ("digits", "cifar100", "imagenet32", "folder")
 """asib_sweeps.config.DATASET_NAMES (a test keeps them equal): the config module imports torch."""
 DEFAULTS = StudyOptions()
+DEFAULT_CHECKPOINT_EVERY_S = 60.0
 COMMANDS = {"eval": eval_command}
 """Subcommands beside the studies; each module has add_parser(subparsers) and run(args, fail)."""
 
@@ -80,6 +82,16 @@ def _shared_options() -> argparse.ArgumentParser:
     run.add_argument("--max-concurrent", type=int, help="most trials at once (default: as many as resources allow)")
     run.add_argument("--max-failures", type=int, default=2, help="retries of a failing trial from its checkpoint")
     run.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (last always kept)")
+    run.add_argument(
+        "--checkpoint-every-s",
+        type=float,
+        default=DEFAULT_CHECKPOINT_EVERY_S,
+        metavar="SECONDS",
+        help=f"at most one checkpoint per SECONDS of a trial's wall time (default {DEFAULT_CHECKPOINT_EVERY_S:g}; 0: no "
+        "limit), on top of --checkpoint-every; the last epoch is always saved, and after a stop signal (SIGUSR1, "
+        "SIGTERM) each running trial saves at the end of its epoch. Distillation trials only: teacher fine-tuning "
+        "follows --checkpoint-every alone",
+    )
     where = shared.add_argument_group("cluster")
     where.add_argument("--address", help="join this running Ray cluster instead of starting a private one")
     where.add_argument(
@@ -163,5 +175,10 @@ def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
         fail(f"--max-failures must be >= 0, got --max-failures={args.max_failures}")
     if args.checkpoint_every < 1:
         fail(f"--checkpoint-every must be >= 1, got --checkpoint-every={args.checkpoint_every}")
+    if not math.isfinite(args.checkpoint_every_s) or args.checkpoint_every_s < 0:
+        fail(
+            "--checkpoint-every-s must be a number of seconds >= 0 (0: no time limit), "
+            f"got --checkpoint-every-s={args.checkpoint_every_s:g}"
+        )
     if args.address is not None and args.dashboard is not None:
         fail("--dashboard/--no-dashboard apply to the private Ray a sweep starts; the cluster at --address has its own")

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 RECORD_FILE = "sweep.json"
 FORMAT = "asib-sweeps/sweep-record-v1"
 RESUME_MAY_CHANGE = ("--address", "--dashboard/--no-dashboard")
+ADDED_SINCE_V1 = ("--checkpoint-every-s",)
+"""Options a record of an older sweep lacks: not compared then (its saved trials run as they were planned)."""
 
 
 def sweep_record(*, study: str, options: dict[str, Any], config: RunConfig) -> dict[str, Any]:
@@ -60,6 +62,8 @@ def resume_conflicts(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     if saved["study"] != now["study"]:
         lines.append(f"study: saved {saved['study']}, now {now['study']}")
     for option in sorted(set(saved["options"]) | set(now["options"])):
+        if option in ADDED_SINCE_V1 and option not in saved["options"]:
+            continue
         before, after = saved["options"].get(option), now["options"].get(option)
         if before != after:
             lines.append(f"{option}: saved {_shown(before)}, now {_shown(after)}")
