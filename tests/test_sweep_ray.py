@@ -7,6 +7,7 @@ retried from its checkpoint and ends with the metrics of an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from unittest import mock
 import pandas as pd
 import pytest
 import ray
+import torch
 from ray import tune
 
 from analysis.results import read_results
@@ -340,3 +342,22 @@ def test_a_stop_signal_checkpoints_the_running_trial_which_resumes_from_there(tm
     )
     assert first_after_resume["training_iteration"] == last_saved + 1
 
+
+def test_trials_with_the_same_resources_reuse_a_worker_with_a_fresh_torch_state(tmp_path):
+    """One trial at a time (2 CPUs each): the second runs in the first one's process, and what the
+    first changed process-wide (threads, matmul precision) is undone before the second builds its run."""
+
+    def probe(params):
+        trial_device("cpu")
+        seen = {"pid": os.getpid(), "threads": torch.get_num_threads(), "precision": torch.get_float32_matmul_precision()}
+        torch.set_num_threads(seen["threads"] + 1)  # a trial that changes process-wide state
+        torch.set_float32_matmul_precision("medium")
+        tune.report({**seen, "epoch": 0})
+
+    trials = [cccp_trial(name) for name in ("first", "second", "third")]
+    settings = dataclasses.replace(fault_settings(tmp_path, trials), cpus_per_trial=2)
+    run_faults(tmp_path, probe, trials, settings)
+    rows = [json.loads(path.read_text().splitlines()[-1]) for path in (settings.storage_dir / "ablation").glob("*/result.json")]
+    assert len(rows) == 3 and len({row["pid"] for row in rows}) == 1  # one worker process for all three
+    assert len({(row["threads"], row["precision"]) for row in rows}) == 1  # each saw the fresh worker's state
+    assert rows[0]["precision"] != "medium"
