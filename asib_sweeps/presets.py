@@ -8,8 +8,10 @@ the method name and the switches, so every rung of a study shares all other valu
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from asib_sweeps.config import ConfigError, RunConfig, build_config
+if TYPE_CHECKING:  # the config (and with it the method registry, torch) only where a preset is applied
+    from asib_sweeps.config import RunConfig
 
 _SWITCHES = ("use_ib", "use_cccp", "use_tadapt", "use_pf")
 
@@ -34,6 +36,8 @@ PRESETS: tuple[str, ...] = RUNGS + REFERENCES
 
 def apply_preset(config: RunConfig, name: str) -> RunConfig:
     """`config` with the method and switches of preset `name`; everything else unchanged."""
+    from asib_sweeps.config import ConfigError, build_config
+
     if name not in PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got preset={name!r}")
     data = config.model_dump()

@@ -2,8 +2,9 @@
 
 Tune saves its state and stops on SIGUSR1 (and SIGINT), but SIGTERM, which `scancel`
 and preemption send, hits `ray.init`'s handler (`sys.exit` in the middle of a fit, a
-crash dump). In the driver, SIGTERM is turned into SIGUSR1 for whichever handler Tune
-has installed. In a job, the batch step receives the time-limit signal
+crash dump). In the driver, SIGTERM is turned into SIGUSR1 for whichever handler is
+installed: during a fit the sweep's own (asib_sweeps.cli.stop_checkpoints lets the
+running trials checkpoint, then calls Tune's), else Tune's. In a job, the batch step receives the time-limit signal
 (`--signal=B:USR1@grace`) and forwards it to the driver, repeating it until the driver
 ends: Tune only listens while a fit runs, so a signal that lands between two fits
 (teachers, then the study) is sent again once the next one has started.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from asib_sweeps.config import RunConfig
+from typing import TYPE_CHECKING
+
 from asib_sweeps.presets import PRESETS, apply_preset
 from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
+
+if TYPE_CHECKING:
+    from asib_sweeps.config import RunConfig
 
 ARMS: tuple[str, ...] = PRESETS
 """baseline, ib, cccp, tadapt, full (the ladder), then ce and avg_kd."""

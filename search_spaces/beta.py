@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ray import tune
-from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search.optuna import OptunaSearch
-
-from asib_sweeps.config import RunConfig
-from asib_sweeps.data import load_data
-from asib_sweeps.methods.asib_plan import asib_plan
 from asib_sweeps.presets import apply_preset
 from search_spaces.study import Sampled, Study, StudyOptions, Trial, TunePlan, trial_params
+
+if TYPE_CHECKING:  # Ray, Optuna and the data code (torch) only where a plan is made, not for --help
+    from ray.tune.schedulers import ASHAScheduler
+
+    from asib_sweeps.config import RunConfig
 
 ARM = "full"
 BETA_RANGE: tuple[float, float] = (1e-5, 1e-1)
@@ -42,6 +40,9 @@ def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
 
 
 def tune_plan(trials: list[Trial], options: StudyOptions, constants: Mapping[str, Any]) -> TunePlan:
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
     template = trials[0]
     params = trial_params(template, constants)
     del params["beta"]  # the sampled value lives in the config, where the run reads it
@@ -59,6 +60,9 @@ def tune_plan(trials: list[Trial], options: StudyOptions, constants: Mapping[str
 def planned_epochs(config: RunConfig) -> int:
     """The run's epochs, warm-up and A-phases included, without building ASIB: the plan needs only
     the steps per epoch, i.e. the size of the student's split (loaded only when no subset size is set)."""
+    from asib_sweeps.data import load_data
+    from asib_sweeps.methods.asib_plan import asib_plan
+
     size = config.data.student_train_size
     if size is None:
         size = len(load_data(config.data).train)
@@ -71,6 +75,8 @@ def planned_epochs(config: RunConfig) -> int:
 
 def asha(config: RunConfig) -> ASHAScheduler:
     """ASHA over the run's epochs (CCCP's A-phases included), one report per epoch."""
+    from ray.tune.schedulers import ASHAScheduler
+
     total_epochs = planned_epochs(config)
     return ASHAScheduler(
         time_attr="training_iteration",

@@ -9,14 +9,18 @@ was trained; `teacher_key` and `teacher_spec` say where it goes in the cache.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from asib_sweeps.config import RunConfig
-from asib_sweeps.teachers import finetune_config, teacher_identity
 from search_spaces.study import Study, StudyOptions, Trial, grid_plan, teacher_keys_used
+
+if TYPE_CHECKING:
+    from asib_sweeps.config import RunConfig
 
 
 def teacher_trials(configs: Iterable[RunConfig]) -> list[Trial]:
     """The distinct teachers `configs` distil from, in first-seen order."""
+    from asib_sweeps.teachers import finetune_config, teacher_identity
+
     found: dict[str, Trial] = {}
     for config in configs:
         for index, key in enumerate(teacher_keys_used(config)):

@@ -11,19 +11,21 @@ seed, so the teachers of an overlap are shared by all student seeds.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from asib_sweeps.config import ConfigError, DataConfig, RunConfig, build_config
-from asib_sweeps.data import source_class_count
 from asib_sweeps.presets import apply_preset
 from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
+
+if TYPE_CHECKING:
+    from asib_sweeps.config import DataConfig, RunConfig
 
 ARMS: tuple[str, ...] = ("asib", "avg_kd")
 
 
 def label_space(data: DataConfig) -> list[int]:
     """The classes the run uses: `data.classes` if set, else every class of the source."""
+    from asib_sweeps.data import source_class_count
+
     if data.classes is not None:
         return sorted(data.classes)
     return list(range(source_class_count(data)))
@@ -31,6 +33,10 @@ def label_space(data: DataConfig) -> list[int]:
 
 def split_classes(classes: list[int], percent: int, teachers: int, seed: int) -> list[list[int]]:
     """Each teacher's class subset (sorted) at `percent` % overlap."""
+    import numpy as np
+
+    from asib_sweeps.config import ConfigError
+
     if not 0 <= percent <= 100:
         raise ConfigError(f"overlap must be in 0..100 %, got overlap={percent}")
     order = np.random.default_rng(seed).permutation(np.asarray(classes))
@@ -42,6 +48,8 @@ def split_classes(classes: list[int], percent: int, teachers: int, seed: int) ->
 def overlap_config(base: RunConfig, percent: int) -> RunConfig:
     """`base` with each teacher restricted to its subset; a subset that is every class stays None
     (so the 100 % teachers are the very teachers of the other studies, and hit the cache)."""
+    from asib_sweeps.config import ConfigError, build_config
+
     if len(base.teachers) < 2:
         raise ConfigError(f"the overlap study needs at least 2 teachers; got {len(base.teachers)}")
     classes = label_space(base.data)

@@ -6,21 +6,23 @@ seed, ...) become one `grid_search` axis, `variant`, over readable trial names, 
 every other field of a trial (arm, seed, the nested config, ...) is looked up from
 that name with `sample_from`, so each trial's `params.json` holds its identity and
 its full config as flat top-level keys.
+
+Importing this module (and the study modules) is cheap: Ray, the config and the
+method registry (torch) are imported where they are used, so `asib-sweep --help`
+can list the studies and their options without them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ray import tune
-from ray.tune.schedulers import TrialScheduler
-from ray.tune.search import Searcher
+if TYPE_CHECKING:
+    from ray.tune.schedulers import TrialScheduler
+    from ray.tune.search import Searcher
 
-from asib_sweeps.config import RunConfig, build_config
-from asib_sweeps.methods import create_method
-from asib_sweeps.teachers import teacher_key
+    from asib_sweeps.config import RunConfig
 
 OVERLAP_PERCENTS: tuple[int, ...] = (0, 25, 50, 75, 100)
 
@@ -78,7 +80,7 @@ class TunePlan:
     mode: str | None = None
 
 
-TrialsFn = Callable[[RunConfig, StudyOptions], list[Trial]]
+TrialsFn = Callable[["RunConfig", StudyOptions], list[Trial]]
 PlanFn = Callable[[list[Trial], StudyOptions, Mapping[str, Any]], TunePlan]
 
 
@@ -99,6 +101,8 @@ def seed_values(base: RunConfig, count: int) -> list[int]:
 
 
 def with_seed(config: RunConfig, seed: int) -> RunConfig:
+    from asib_sweeps.config import build_config
+
     return build_config({**config.model_dump(), "seed": seed})
 
 
@@ -108,6 +112,8 @@ def grid_plan(trials: Sequence[Trial], options: StudyOptions, constants: Mapping
 
 
 def grid_param_space(trials: Sequence[Trial], constants: Mapping[str, Any]) -> dict[str, Any]:
+    from ray import tune
+
     table = {trial.name: trial_params(trial, constants) for trial in trials}
     if len(table) != len(trials):
         raise ValueError("trial names must be unique within a study")
@@ -131,6 +137,9 @@ def trial_params(trial: Trial, constants: Mapping[str, Any]) -> dict[str, Any]:
 
 def teacher_keys_used(config: RunConfig) -> list[str]:
     """Cache keys of the teachers a run distils from (none for a method without teachers)."""
+    from asib_sweeps.methods import create_method
+    from asib_sweeps.teachers import teacher_key
+
     if not create_method(config).uses_teachers:
         return []
     return [teacher_key(config, index) for index in range(len(config.teachers))]

@@ -37,6 +37,7 @@ def test_sigterm_makes_the_driver_save_and_stop_with_a_resume_hint(tmp_path):
             end_process_tree(driver, family | descendants(driver.pid))
     output = log_path.read_text()
     assert "SIGTERM received: saving the sweep's state and stopping" in output
+    assert "stop signal: the 2 running trial(s) save a checkpoint at the end of their epoch" in output
     assert "continue with the same command and --resume" in output
     assert "The process receives a SIGTERM" not in output and "Traceback" not in output  # Ray's crash path
     experiment = tmp_path / "finetune" / "tune" / "finetune"

@@ -29,7 +29,7 @@ from asib_sweeps.data import (
     student_subset,
     train_batches,
 )
-from asib_sweeps.data.loading import channel_stats
+from asib_sweeps.data.loading import channel_stats, resize_bilinear
 
 CIFAR_CLASSES = (0, 3, 7, 42, 99)
 IMAGENET_CLASSES = (0, 255, 256, 999)  # 0-based; two-byte tags tell 255 from 256
@@ -425,3 +425,24 @@ def test_bundle_moves_to_a_device() -> None:
     bundle: DataBundle = load_data(DataConfig(dataset="digits"))
     moved = bundle.to("meta")
     assert moved.train.images.device.type == "meta" and moved.test.labels.device.type == "meta"
+
+
+@pytest.mark.parametrize("native_uint8", [True, False], ids=["native-uint8", "float-path"])
+@pytest.mark.parametrize("size", [32, 20, 9])
+def test_resize_matches_torchvisions_bilinear_antialiased_resize(monkeypatch, native_uint8: bool, size: int) -> None:
+    """The loader resizes without torchvision (an import of seconds); the pixels must be torchvision's."""
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2.functional import resize
+
+    capability = "AVX2" if native_uint8 else "DEFAULT"  # both sides read it to choose the uint8 kernel
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    generator = torch.Generator().manual_seed(size)
+    for images in (
+        torch.randint(0, 256, (5, 3, 14, 17), dtype=torch.uint8, generator=generator),
+        torch.rand((2, 3, 8, 8), generator=generator),
+    ):
+        expected = resize(images, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
+        got = resize_bilinear(images, size)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert torch.equal(got, expected)

@@ -84,6 +84,7 @@ def test_a_killed_driver_resumes_to_completion_without_rerunning_or_duplicating(
     command = [
         sys.executable, "-m", "asib_sweeps.cli.sweep", "ablation", "--seeds", "1",
         "--results", str(tmp_path), "--no-dashboard", *TINY,
+        "--checkpoint-every-s", "0",  # every epoch: the interrupted trials resume mid-run, as long ones would
     ]  # fmt: skip
     env = child_env(RAY_AUTH_MODE="disabled")
     with open(tmp_path / "first.log", "w") as log:

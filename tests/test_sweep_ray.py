@@ -7,8 +7,10 @@ retried from its checkpoint and ends with the metrics of an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from unittest import mock
@@ -16,12 +18,13 @@ from unittest import mock
 import pandas as pd
 import pytest
 import ray
+import torch
 from ray import tune
 
 from analysis.results import read_results
 from analysis.schema import EPOCH_COLUMNS, TRIAL_COLUMNS
 from asib_sweeps.cli.sweep import main
-from asib_sweeps.cli.sweep_runner import SweepSettings, resolve_teachers, run_experiment
+from asib_sweeps.cli.sweep_runner import SweepSettings, experiment_constants, resolve_teachers, run_experiment
 from asib_sweeps.config import METHOD_NAMES, apply_overrides, default_config
 from asib_sweeps.training import TrainingRun
 from search_spaces import STUDIES, StudyOptions
@@ -221,7 +224,8 @@ def test_a_trial_killed_mid_run_is_retried_from_its_checkpoint_with_identical_me
         name="ablation",
         study="ablation",
         trainable=failing,
-        plan=grid_plan(trials, settings.options, {**constants, "checkpoint_every": 1}),
+        # A checkpoint after every epoch, whatever its wall time: the retry resumes at crash_epoch.
+        plan=grid_plan(trials, settings.options, {**constants, "checkpoint_every": 1, "checkpoint_every_s": 0}),
         expected_trials=3,
         settings=settings,
         out_dir=settings.sweep_dir,
@@ -243,3 +247,117 @@ def test_a_trial_killed_mid_run_is_retried_from_its_checkpoint_with_identical_me
     killed, intact = history("killed"), history("intact")
     assert len(killed) == 7  # a 1-epoch synergy warm-up, then 2 stages x (1 A-epoch + 2 B-epochs)
     pd.testing.assert_frame_equal(killed, intact)
+
+
+def fault_settings(tmp_path: Path, trials: list[Trial], *, resume: bool = False, **options) -> SweepSettings:
+    return SweepSettings(
+        study=STUDIES["ablation"], options=StudyOptions(seeds=1), trials=trials, results_dir=tmp_path, name="faults",
+        teacher_cache=tmp_path / "teachers", cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None,
+        max_failures=1, checkpoint_every=1, resume=resume, **options,
+    )  # fmt: skip
+
+
+def cccp_trial(name: str) -> Trial:
+    config = apply_overrides(default_config("digits"), [*TINY_OVERRIDES, "epochs=4"])
+    cccp = STUDIES["ablation"].trials(config, StudyOptions(seeds=1))[2].config
+    return Trial(name=name, labels={"arm": "cccp", "seed": 0}, config=cccp)
+
+
+def checkpoint_rows(experiment: Path) -> list[tuple[int, int]]:
+    """(training_iteration, iterations_since_restore) of each report that came with a checkpoint."""
+    rows = []
+    for result in experiment.glob("*/result.json"):
+        for line in result.read_text().splitlines():
+            row = json.loads(line)
+            if row.get("checkpoint_dir_name"):
+                rows.append((row["training_iteration"], row["iterations_since_restore"]))
+    return sorted(rows)
+
+
+def run_faults(tmp_path: Path, trainable, trials: list[Trial], settings: SweepSettings):
+    constants = experiment_constants(settings, study="ablation")  # with checkpoint_every_s and stop_file
+    return run_experiment(
+        name="ablation", study="ablation", trainable=trainable, plan=grid_plan(trials, settings.options, constants),
+        expected_trials=len(trials), settings=settings, out_dir=settings.sweep_dir,
+    )  # fmt: skip
+
+
+def test_a_short_trial_with_the_default_time_limit_checkpoints_only_its_last_epoch(tmp_path):
+    settings = fault_settings(tmp_path, [cccp_trial("short")])
+    assert settings.checkpoint_every_s == 60  # the CLI's default; the trial takes seconds
+    assert resolve_teachers(settings).failed == 0
+    outcome = run_faults(tmp_path, distill, settings.trials, settings)
+    assert outcome.failed == 0 and not outcome.interrupted
+    trials, epochs = read_results(settings.sweep_dir)
+    assert len(epochs) == 7 and trials.loc[0, "status"] == "TERMINATED"
+    assert checkpoint_rows(settings.storage_dir / "ablation") == [(7, 7)]
+
+
+def test_a_stop_signal_checkpoints_the_running_trial_which_resumes_from_there(tmp_path):
+    """SIGUSR1 to the driver mid-trial: the trial saves at its epoch's end (no timed checkpoint
+    would come for an hour), Tune stops, and --resume continues from that checkpoint."""
+    signalled = tmp_path / "signalled"
+    driver = os.getpid()
+
+    def signalling_distill(params):
+        if signalled.exists():
+            return distill(params)
+        original = TrainingRun.run_epoch
+
+        def run_epoch(run):
+            if run.next_epoch == 2 and not signalled.exists():
+                signalled.touch()
+                os.kill(driver, signal.SIGUSR1)
+                deadline = time.monotonic() + 30
+                while not Path(params["stop_file"]).exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)  # the driver's callback writes it at once
+            if signalled.exists():
+                time.sleep(1)  # slow epochs from here: Tune stops the trial before it ends
+            return original(run)
+
+        with mock.patch.object(TrainingRun, "run_epoch", run_epoch):
+            return distill(params)
+
+    trials = [cccp_trial("stopped")]
+    settings = fault_settings(tmp_path, trials, checkpoint_every_s=3600)
+    assert resolve_teachers(settings).failed == 0
+    outcome = run_faults(tmp_path, signalling_distill, trials, settings)
+    assert signalled.exists() and outcome.interrupted
+    assert not settings.stop_file.exists()  # removed when the fit ended
+    saved = checkpoint_rows(settings.storage_dir / "ablation")
+    assert saved and all(iteration >= 3 for iteration, _ in saved)  # only after the signal (epoch 2 done = 3 reports)
+    last_saved = saved[-1][0]
+    assert last_saved < 7  # stopped before the trial's end
+
+    resumed = run_faults(tmp_path, signalling_distill, trials, fault_settings(tmp_path, trials, resume=True))
+    assert not resumed.interrupted and resumed.failed == 0
+    table, epochs = read_results(settings.sweep_dir)
+    assert table.loc[0, "status"] == "TERMINATED" and len(epochs) == 7
+    assert not epochs.duplicated(["trial_id", "epoch"]).any()
+    rows = [json.loads(line) for path in (settings.storage_dir / "ablation").glob("*/result.json")
+            for line in path.read_text().splitlines()]  # fmt: skip
+    first_after_resume = min(
+        (row for row in rows if row["iterations_since_restore"] == 1 and row["training_iteration"] > 1),
+        key=lambda row: row["training_iteration"],
+    )
+    assert first_after_resume["training_iteration"] == last_saved + 1
+
+
+def test_trials_with_the_same_resources_reuse_a_worker_with_a_fresh_torch_state(tmp_path):
+    """One trial at a time (2 CPUs each): the second runs in the first one's process, and what the
+    first changed process-wide (threads, matmul precision) is undone before the second builds its run."""
+
+    def probe(params):
+        trial_device("cpu")
+        seen = {"pid": os.getpid(), "threads": torch.get_num_threads(), "precision": torch.get_float32_matmul_precision()}
+        torch.set_num_threads(seen["threads"] + 1)  # a trial that changes process-wide state
+        torch.set_float32_matmul_precision("medium")
+        tune.report({**seen, "epoch": 0})
+
+    trials = [cccp_trial(name) for name in ("first", "second", "third")]
+    settings = dataclasses.replace(fault_settings(tmp_path, trials), cpus_per_trial=2)
+    run_faults(tmp_path, probe, trials, settings)
+    rows = [json.loads(path.read_text().splitlines()[-1]) for path in (settings.storage_dir / "ablation").glob("*/result.json")]
+    assert len(rows) == 3 and len({row["pid"] for row in rows}) == 1  # one worker process for all three
+    assert len({(row["threads"], row["precision"]) for row in rows}) == 1  # each saw the fresh worker's state
+    assert rows[0]["precision"] != "medium"

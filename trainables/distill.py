@@ -11,12 +11,13 @@ from asib_sweeps.training import TrainingRun
 from search_spaces.study import teacher_keys_used
 from trainables.config_errors import config_errors_not_retried
 from trainables.placement import gpu_share_errors, trial_device
-from trainables.reporting import train_and_report
+from trainables.reporting import checkpoint_options, train_and_report
 
 
 def distill(params: Mapping[str, Any]) -> None:
     """Tune function trainable; `params` holds the nested `config`, `teacher_keys`,
-    `teacher_cache` (the cache folder) and `checkpoint_every`."""
+    `teacher_cache` (the cache folder), `checkpoint_every` and (sweeps planned since they
+    exist) `checkpoint_every_s` and `stop_file` (trainables.reporting.CheckpointPolicy)."""
     with config_errors_not_retried():
         config = build_config(params["config"])
         keys = teacher_keys_used(config)
@@ -29,4 +30,4 @@ def distill(params: Mapping[str, Any]) -> None:
         device = trial_device(config.runtime.device)
         with gpu_share_errors(device):
             run = TrainingRun.create(config, teacher_states=[cache.load(key) for key in keys], device=device)
-            train_and_report(run, checkpoint_every=params["checkpoint_every"])
+            train_and_report(run, **checkpoint_options(params))

@@ -9,12 +9,13 @@ from asib_sweeps.config import build_config
 from asib_sweeps.teachers import TeacherCache, start_fine_tuning, store_teacher, train_teacher
 from trainables.config_errors import config_errors_not_retried
 from trainables.placement import gpu_share_errors, trial_device
-from trainables.reporting import restore_from_tune, tune_reporter
+from trainables.reporting import checkpoint_options, restore_from_tune, tune_reporter
 
 
 def finetune(params: Mapping[str, Any]) -> None:
     """Tune function trainable; `params` holds the fine-tuning `config` (finetune_config's
-    CE run), `teacher_key`, `teacher_spec`, `teacher_cache` and `checkpoint_every`.
+    CE run), `teacher_key`, `teacher_spec`, `teacher_cache` and the checkpoint options
+    (`checkpoint_every`, `checkpoint_every_s`, `stop_file`: trainables.reporting.CheckpointPolicy).
 
     The cache entry (the best-validation weights) is written after the last epoch; a
     trial retried or resumed after that epoch restores the finished run from its last
@@ -26,5 +27,5 @@ def finetune(params: Mapping[str, Any]) -> None:
         with gpu_share_errors(device):
             run = start_fine_tuning(config, device=device)
             restore_from_tune(run)
-            train_teacher(run, on_epoch=tune_reporter(checkpoint_every=params["checkpoint_every"]))
+            train_teacher(run, on_epoch=tune_reporter(**checkpoint_options(params)))
             store_teacher(run, TeacherCache(params["teacher_cache"]), params["teacher_key"], params["teacher_spec"])

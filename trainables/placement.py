@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import ray
 import torch
 
+from trainables.worker_state import reset_worker_state
+
 
 def choose_device(requested: str, gpu_ids: Sequence[int | str]) -> torch.device:
     """The device for runtime.device `requested` given the GPU ids Ray assigned to the trial."""
@@ -41,11 +43,13 @@ def gpu_share(assigned: Mapping[str, float]) -> float | None:
 
 
 def trial_device(requested: str) -> torch.device:
-    """Choose the trial's device and cap its memory to its GPU share; call inside a Ray trial."""
+    """Choose the trial's device and cap its memory to its GPU share; call inside a Ray trial,
+    before building the run. A worker Tune reuses gets a fresh worker's torch state first."""
+    reset_worker_state()
     device = choose_device(requested, ray.get_gpu_ids())
     share = gpu_share(ray.get_runtime_context().get_assigned_resources())
-    if device.type == "cuda" and share is not None:
-        torch.cuda.set_per_process_memory_fraction(share, device)
+    if device.type == "cuda":  # whole GPUs: 1.0, so no earlier trial's share can remain in a reused worker
+        torch.cuda.set_per_process_memory_fraction(share if share is not None else 1.0, device)
     return device
 
 

@@ -4,15 +4,25 @@ This is the only code that talks to Tune per epoch (`tune_reporter`, which teach
 fine-tuning passes to asib_sweeps.teachers.train_teacher). Each epoch's metrics are
 reported as the training loop returns them (the trial's identity is in its params, which
 Tune stores beside the reports). A checkpoint is the run's whole state_dict, so a retried
-or restored trial continues bit-for-bit where the checkpoint left it; one is written
-every `checkpoint_every` epochs and always after the last epoch.
+or restored trial continues bit-for-bit where the checkpoint left it.
+
+When a checkpoint is written (CheckpointPolicy): after every `checkpoint_every`-th epoch
+once at least `checkpoint_every_s` seconds of wall time have passed since the trial's
+last checkpoint (or its start), so a short trial saves little and a long one loses at
+most about that much work; always after the last epoch; and after every epoch while the
+sweep's stop file exists (asib_sweeps.cli.stop_checkpoints: a stop signal lets the
+running trials save before Tune stops them).
 """
 
 from __future__ import annotations
 
+import math
+import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from ray import tune
@@ -33,26 +43,70 @@ def restore_from_tune(run: TrainingRun) -> bool:
     return True
 
 
-def tune_reporter(*, checkpoint_every: int) -> Callable[[TrainingRun, dict[str, Any]], None]:
+@dataclass
+class CheckpointPolicy:
+    """Which epochs of a trial end with a checkpoint (see the module docstring)."""
+
+    every: int = 1
+    """checkpoint_every: only every this many epochs (counted from the run's first)."""
+    every_s: float = 0.0
+    """checkpoint_every_s: at least this many seconds after the last checkpoint; 0 = no limit."""
+    stop_file: str | None = None
+    """While this file exists, every epoch is checkpointed."""
+    _last: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got checkpoint_every={self.every}")
+        if not math.isfinite(self.every_s) or self.every_s < 0:
+            raise ValueError(f"checkpoint_every_s must be a finite number >= 0, got checkpoint_every_s={self.every_s}")
+        self._last = monotonic()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> CheckpointPolicy:
+        """The trial params' policy; a sweep planned before checkpoint_every_s existed keeps every epoch."""
+        return cls(params["checkpoint_every"], float(params.get("checkpoint_every_s", 0.0)), params.get("stop_file"))
+
+    def due(self, run: TrainingRun) -> bool:
+        """Whether the epoch `run` just finished ends with a checkpoint."""
+        if run.finished or (self.stop_file is not None and os.path.exists(self.stop_file)):
+            return True
+        return run.next_epoch % self.every == 0 and monotonic() - self._last >= self.every_s
+
+    def saved(self) -> None:
+        self._last = monotonic()
+
+
+def tune_reporter(
+    *, checkpoint_every: int, checkpoint_every_s: float = 0.0, stop_file: str | None = None
+) -> Callable[[TrainingRun, dict[str, Any]], None]:
     """The per-epoch step after `run.run_epoch()`: report `metrics` to Tune, with a checkpoint
-    every `checkpoint_every` epochs and after the last one."""
-    if checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be >= 1, got checkpoint_every={checkpoint_every}")
+    when CheckpointPolicy says so (the wall-time interval counts from this call)."""
+    policy = CheckpointPolicy(checkpoint_every, checkpoint_every_s, stop_file)
 
     def report(run: TrainingRun, metrics: dict[str, Any]) -> None:
-        if run.finished or run.next_epoch % checkpoint_every == 0:
+        if policy.due(run):
             with tempfile.TemporaryDirectory(prefix="asib-checkpoint-") as folder:
                 save_checkpoint(run.state_dict(), Path(folder) / STATE_FILE)
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            policy.saved()
         else:
             tune.report(metrics)
 
     return report
 
 
-def train_and_report(run: TrainingRun, *, checkpoint_every: int) -> None:
+def checkpoint_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """tune_reporter's keyword arguments from a trial's params (CheckpointPolicy.from_params)."""
+    policy = CheckpointPolicy.from_params(params)
+    return {"checkpoint_every": policy.every, "checkpoint_every_s": policy.every_s, "stop_file": policy.stop_file}
+
+
+def train_and_report(
+    run: TrainingRun, *, checkpoint_every: int, checkpoint_every_s: float = 0.0, stop_file: str | None = None
+) -> None:
     """Run the remaining epochs of `run`, reporting each one to Tune."""
-    report = tune_reporter(checkpoint_every=checkpoint_every)
+    report = tune_reporter(checkpoint_every=checkpoint_every, checkpoint_every_s=checkpoint_every_s, stop_file=stop_file)
     restore_from_tune(run)
     while not run.finished:
         report(run, run.run_epoch())

@@ -16,15 +16,11 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from asib_sweeps.cli.status import COMMAND_FILE
-from cluster.dashboard import write_token_file
-from cluster.ray_nodes import job_ports
-from cluster.slurm_config import SlurmConfig, SlurmConfigError, check_trial_fits, load_slurm_config
-from cluster.slurm_job import TOKEN_FILE, JobOptions, run_job
-from cluster.slurm_script import JobScript, write_script
-from cluster.slurm_submit import ACTIVE_STATES, SubmitError, job_state, record_job, recorded_jobs, submit
+if TYPE_CHECKING:  # the cluster modules (pydantic, yaml) only with --cluster, not for every --help
+    from cluster.slurm_config import SlurmConfig
+    from cluster.slurm_script import JobScript
 
 Fail = Callable[[str], NoReturn]
 NOT_FORWARDED = {"help", "cluster", "no_submit", "dashboard", "address", "dry_run"}
@@ -52,6 +48,8 @@ def prepare_cluster(args: argparse.Namespace, fail: Fail) -> SlurmConfig | None:
         return None
     if args.address is not None:
         fail("--address joins a running Ray; --cluster starts one in a SLURM job: pass one of them")
+    from cluster.slurm_config import SlurmConfigError, check_trial_fits, load_slurm_config
+
     try:
         config = load_slurm_config(args.cluster)
     except SlurmConfigError as error:
@@ -114,6 +112,12 @@ def launch(
     fail: Fail,
 ) -> int:
     """Boot here inside an allocation, else write the script and (unless --no-submit) submit it."""
+    from asib_sweeps.cli.status import COMMAND_FILE
+    from cluster.dashboard import write_token_file
+    from cluster.slurm_job import TOKEN_FILE, JobOptions, run_job
+    from cluster.slurm_script import JobScript, write_script
+    from cluster.slurm_submit import SubmitError, record_job, submit
+
     sweep_dir = args.results / name
     job = JobScript(
         study=study,
@@ -158,6 +162,8 @@ def launch(
 
 def check_no_active_job(job: JobScript, fail: Fail) -> None:
     """Two jobs driving one sweep folder would corrupt it: refuse while an earlier one is queued or running."""
+    from cluster.slurm_submit import ACTIVE_STATES, job_state, recorded_jobs
+
     for job_id in recorded_jobs(job.slurm_dir):
         state = job_state(job_id)
         if state in ACTIVE_STATES:
@@ -165,6 +171,8 @@ def check_no_active_job(job: JobScript, fail: Fail) -> None:
 
 
 def print_submitted(job: JobScript, config: SlurmConfig, job_id: int, token: Path) -> None:
+    from cluster.ray_nodes import job_ports
+
     port = job_ports(job_id, port_base=config.ray.port_base).dashboard
     gpus = f" x {config.gpus_per_node} GPU(s)" if config.gpus_per_node else ""
     log = job.log_path(job_id)

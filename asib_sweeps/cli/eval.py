@@ -12,15 +12,11 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from asib_sweeps.config import ConfigError
-from asib_sweeps.data import DataError, load_data
-from asib_sweeps.evaluation import Evaluation, evaluate_model
-from asib_sweeps.models import create_model
-from asib_sweeps.saved_models import SavedModel, open_saved_model
-from asib_sweeps.training.checkpoint import CheckpointError
-from asib_sweeps.training.device import resolve_device
+if TYPE_CHECKING:  # torch and the rest only when a checkpoint is evaluated, not for `--help`
+    from asib_sweeps.evaluation import Evaluation
+    from asib_sweeps.saved_models import SavedModel
 
 SPLITS = ("test", "val")
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
@@ -52,6 +48,12 @@ def _device(value: str) -> str:
 
 
 def run(args: argparse.Namespace, fail: Fail) -> int:
+    from asib_sweeps.config import ConfigError
+    from asib_sweeps.data import DataError
+    from asib_sweeps.saved_models import open_saved_model
+    from asib_sweeps.training.checkpoint import CheckpointError
+    from asib_sweeps.training.device import resolve_device
+
     try:
         saved = open_saved_model(args.checkpoint)
         device = resolve_device(args.device)
@@ -65,6 +67,11 @@ def run(args: argparse.Namespace, fail: Fail) -> int:
 
 def evaluate(saved: SavedModel, *, split: str, data_root: Path | None, device: Any) -> Evaluation:
     """Load the run's data (at data_root, if given), rebuild the model, load its weights, evaluate."""
+    from asib_sweeps.data import load_data
+    from asib_sweeps.evaluation import evaluate_model
+    from asib_sweeps.models import create_model
+    from asib_sweeps.training.checkpoint import CheckpointError
+
     data_config = saved.data.model_copy(update={"download": False})
     if data_root is not None:
         data_config = data_config.model_copy(update={"root": str(data_root)})

@@ -3,18 +3,20 @@
 A trial asking for more GPUs than any node has would stay PENDING forever, and a data
 split that cannot be drawn (fewer student images than classes, say) would fail every
 trial the same way; both are usage errors, reported before Ray runs anything.
+
+Ray, torch and the data code are imported inside the checks that need them, so a
+usage error found earlier costs none of them.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import ray
-import torch
-
-from asib_sweeps.config import RunConfig
-from asib_sweeps.data import DataError, load_data, source_class_count, student_subset
+if TYPE_CHECKING:
+    from asib_sweeps.config import RunConfig
 
 CHEAP_TO_LOAD = ("digits",)
 """Data sets small enough to load at plan time, so the whole split plan is checked."""
@@ -22,11 +24,21 @@ CHEAP_TO_LOAD = ("digits",)
 
 def local_gpu_count() -> int:
     """GPUs a private local Ray would get: those torch sees (CUDA_VISIBLE_DEVICES applies)."""
+    import torch
+
     return torch.cuda.device_count()
+
+
+def ray_is_running() -> bool:
+    """Whether this process already has Ray initialised (a notebook, the tests); never imports Ray."""
+    ray = sys.modules.get("ray")  # a process that never imported Ray cannot have initialised it
+    return ray is not None and ray.is_initialized()
 
 
 def cluster_gpus_per_node() -> float:
     """The most GPUs any alive node of the Ray this process is connected to has."""
+    import ray
+
     counts = [node["Resources"].get("GPU", 0.0) for node in ray.nodes() if node.get("Alive")]
     return max(counts, default=0.0)
 
@@ -47,6 +59,8 @@ def data_plan_error(configs: Iterable[RunConfig]) -> str | None:
     Every run's student subset must hold each class at least once; data sets that are
     cheap to load (digits) are loaded and split exactly as the trials will.
     """
+    from asib_sweeps.data import DataError, load_data, source_class_count, student_subset
+
     seen: set[str] = set()
     for config in configs:
         data = config.data

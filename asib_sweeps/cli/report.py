@@ -14,13 +14,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from analysis.report.blocks import Sweep
-from analysis.report.page import render_page
-from analysis.report.png import PngExportError, write_pngs
-from analysis.report.study_sections import report_sections
-from analysis.results import IncompatibleResultsError, find_result_dirs, read_results
-from analysis.summary import summary_text
+if TYPE_CHECKING:  # pandas and plotly are imported once there is something to report, not for --help
+    from analysis.report.blocks import Sweep
 
 EXIT_OK, EXIT_NO_RESULTS, EXIT_USAGE, EXIT_PNG = 0, 1, 2, 3
 
@@ -44,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.results.is_dir():
         print(f"asib-report: DIR must be a directory; got {args.results}", file=sys.stderr)
         return EXIT_USAGE
+    from analysis.report.page import render_page
+    from analysis.report.png import PngExportError, write_pngs
+    from analysis.report.study_sections import report_sections
+    from analysis.results import IncompatibleResultsError
+    from analysis.summary import summary_text
+
     try:
         sweeps = load_sweeps(args.results)
     except (FileNotFoundError, IncompatibleResultsError) as error:
@@ -75,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def load_sweeps(root: Path) -> list[Sweep]:
     """Every sweep at or below root, named by its path below root (root's own name for root itself)."""
+    from analysis.report.blocks import Sweep
+    from analysis.results import find_result_dirs, read_results
+
     sweeps = []
     for folder in find_result_dirs(root):
         trials, epochs = read_results(folder)

@@ -12,9 +12,6 @@ import argparse
 import shlex
 from pathlib import Path
 
-from analysis.results import TRIALS_FILE, read_results
-from analysis.summary import arm_table, percent, status_counts
-from cluster.slurm_script import LOG_PATTERN
 from cluster.slurm_submit import ACTIVE_STATES, job_state, recorded_jobs
 
 NAME = "status"
@@ -41,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
 def print_job(sweep_dir: Path) -> bool:
     """The latest job's state; True while it is queued or running."""
+    from cluster.slurm_script import LOG_PATTERN  # here, not at the top: `asib-sweep --help` imports this module
+
     jobs = recorded_jobs(sweep_dir / "slurm")
     if not jobs:
         print("SLURM job: none (not submitted with --cluster)")
@@ -55,6 +54,9 @@ def print_job(sweep_dir: Path) -> bool:
 
 def print_trials(sweep_dir: Path) -> bool:
     """Trial counts by status and the best arm so far; True when every trial in the table ended."""
+    from analysis.results import TRIALS_FILE, read_results
+    from analysis.summary import arm_table, percent, status_counts
+
     if not (sweep_dir / TRIALS_FILE).is_file():
         print("trials: none recorded yet")
         return False
@@ -74,6 +76,8 @@ def print_trials(sweep_dir: Path) -> bool:
 
 
 def print_next(sweep_dir: Path, *, active: bool, finished: bool) -> None:
+    from cluster.slurm_script import LOG_PATTERN
+
     jobs = recorded_jobs(sweep_dir / "slurm")
     if active:
         log = sweep_dir / "slurm" / LOG_PATTERN.replace("%j", str(jobs[-1]))

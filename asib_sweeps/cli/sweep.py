@@ -4,7 +4,9 @@
     asib-sweep eval CHECKPOINT [options]
 
 Every option and the whole trial set are validated before Ray starts: a bad option
-exits with code 2 and a message naming it. `--dry-run` prints the plan (teachers to
+exits with code 2 and a message naming it. Heavy modules are imported where they are
+used: `--help` and the option checks need neither torch nor Ray, `--dry-run` needs
+torch (the config's method registry) but not Ray. `--dry-run` prints the plan (teachers to
 fine-tune, one line per trial, and `<N> trials` last) without starting Ray. `eval`
 is not a study: it evaluates one saved checkpoint (asib_sweeps.cli.eval).
 """
@@ -16,158 +18,35 @@ import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
-import ray
-
-from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
-from asib_sweeps.cli.cluster_launch import add_cluster_options, launch, prepare_cluster
-from asib_sweeps.cli.plan_checks import cluster_gpus_per_node, data_plan_error, gpu_error, local_gpu_count
-from asib_sweeps.cli.sweep_record import read_record, resume_conflicts, sweep_record, write_record
-from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
-from asib_sweeps.config import DATASET_NAMES, ConfigError, RunConfig, amp_problem, default_config
-from asib_sweeps.config_files import Layer, dataset_of, layered_config, read_experiment_file, set_layers
-from asib_sweeps.data import DataError
-from asib_sweeps.teachers import TeacherCache
-from cluster.dashboard import access_hint, auth_mode
-from cluster.local import ray_cluster
-from search_spaces import STUDIES, Study, StudyOptions, Trial, get_study
-from search_spaces.finetune import teacher_trials
-from search_spaces.study import OVERLAP_PERCENTS
+from asib_sweeps.cli.cluster_launch import launch, prepare_cluster
+from asib_sweeps.cli.plan_checks import cluster_gpus_per_node, data_plan_error, gpu_error, local_gpu_count, ray_is_running
+from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DEFAULTS: names of this module before
+    COMMANDS,
+    DATASET_NAMES,
+    DEFAULTS,
+    _Fail,
+    build_parser,
+    check_resources,
+    study_options,
+)
+from search_spaces import Study, StudyOptions, Trial, get_study
+
+if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors need neither torch nor Ray.
+    from asib_sweeps.config import RunConfig
+    from asib_sweeps.config_files import Layer
+    from asib_sweeps.teachers import TeacherCache
 
 DOWNLOADABLE = ("cifar100",)
-DEFAULTS = StudyOptions()
-COMMANDS = {"eval": eval_command}
-"""Subcommands beside the studies; each module has add_parser(subparsers) and run(args, fail)."""
-
-
-def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser = parser_class(
-        prog="asib-sweep",
-        description="Run an ASIB study as Ray Tune sweeps: teachers first (cached), then the study's trials.",
-    )
-    studies = parser.add_subparsers(dest="study", required=True, metavar="STUDY")
-    shared = _shared_options()
-    for study in STUDIES.values():
-        # argparse %-formats help strings: a literal % (the overlap summary) must be doubled.
-        help_text = study.summary.replace("%", "%%")
-        sub = studies.add_parser(study.name, parents=[shared], help=help_text, description=study.summary)
-        _add_study_options(sub, study)
-    for command in COMMANDS.values():
-        command.add_parser(studies)
-    status.add_parser(studies)
-    return parser
-
-
-def _shared_options() -> argparse.ArgumentParser:
-    shared = argparse.ArgumentParser(add_help=False)
-    data = shared.add_argument_group("data and config")
-    data.add_argument(
-        "--dataset", choices=DATASET_NAMES, help="data set (default: the --config file's data.dataset, else digits)"
-    )
-    data.add_argument("--data-root", type=Path, help="folder of the data set (required except for digits)")
-    data.add_argument("--download", action="store_true", help="download the data set into --data-root (cifar100)")
-    data.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE.yaml",
-        help="experiment file of config keys (may `extends:` another); --set wins over it (docs/CONFIGURATION.md)",
-    )
-    data.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="typed override of a config field, e.g. --set epochs=240 --set optim.lr=0.01 (repeatable)",
-    )
-    out = shared.add_argument_group("results")
-    out.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
-    out.add_argument("--name", help="sweep name, the folder under --results (default: the study)")
-    out.add_argument("--teacher-cache", type=Path, help="teacher cache folder (default: <results>/teachers)")
-    out.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the sweep saved under <results>/<name>; every option must be the one it started with",
-    )
-    out.add_argument("--dry-run", action="store_true", help="print the teachers and trials, run nothing")
-    run = shared.add_argument_group("trials")
-    run.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial, fractions allowed (default 0)")
-    run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (default 1)")
-    run.add_argument("--max-concurrent", type=int, help="most trials at once (default: as many as resources allow)")
-    run.add_argument("--max-failures", type=int, default=2, help="retries of a failing trial from its checkpoint")
-    run.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (last always kept)")
-    where = shared.add_argument_group("cluster")
-    where.add_argument("--address", help="join this running Ray cluster instead of starting a private one")
-    where.add_argument(
-        "--dashboard",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Ray dashboard on 127.0.0.1 with token auth (default: on when ray[default] is installed)",
-    )
-    add_cluster_options(where)
-    return shared
-
-
-def _add_study_options(sub: argparse.ArgumentParser, study: Study) -> None:
-    group = sub.add_argument_group(f"{study.name} options")
-    if "seeds" in study.options:
-        group.add_argument(
-            "--seeds", type=int, default=DEFAULTS.seeds, help=f"seeds per arm (default {DEFAULTS.seeds})"
-        )
-    if "samples" in study.options:
-        group.add_argument("--samples", type=int, default=DEFAULTS.samples, help=f"trials (default {DEFAULTS.samples})")
-    if "asha" in study.options:
-        group.add_argument("--asha", action="store_true", help="ASHA early stopping on val_acc")
-    if "target" in study.options:
-        targets = [name for name in STUDIES if name != study.name]
-        group.add_argument(
-            "--for", dest="target", choices=targets, default=DEFAULTS.target, help="the study whose teachers to train"
-        )
-    if "overlaps" in study.options:
-        group.add_argument(
-            "--overlaps",
-            type=int,
-            nargs="+",
-            metavar="P",
-            help=f"class overlaps in %% (default {' '.join(map(str, OVERLAP_PERCENTS))})",
-        )
-
-
-def study_options(args: argparse.Namespace, fail: _Fail) -> StudyOptions:
-    for option, minimum in (("seeds", 1), ("samples", 1)):
-        value = getattr(args, option, None)
-        if value is not None and value < minimum:
-            fail(f"--{option} must be >= {minimum}, got --{option}={value}")
-    overlaps = getattr(args, "overlaps", None)
-    if overlaps is not None:
-        if getattr(args, "target", "overlap") != "overlap":
-            fail(f"--overlaps applies to the overlap study only; got --for {args.target}")
-        bad = [p for p in overlaps if not 0 <= p <= 100]
-        if bad or len(set(overlaps)) != len(overlaps):
-            fail(f"--overlaps must be distinct percentages in 0..100, got --overlaps {' '.join(map(str, overlaps))}")
-    return StudyOptions(
-        seeds=getattr(args, "seeds", DEFAULTS.seeds),
-        samples=getattr(args, "samples", DEFAULTS.samples),
-        asha=getattr(args, "asha", DEFAULTS.asha),
-        overlaps=tuple(overlaps) if overlaps is not None else OVERLAP_PERCENTS,
-        target=getattr(args, "target", DEFAULTS.target),
-    )
-
-
-class _Fail:
-    """Calling it reports a usage error (exit code 2) through the study's parser."""
-
-    def __init__(self, parser: argparse.ArgumentParser, study: str) -> None:
-        self.parser, self.study = parser, study
-
-    def __call__(self, message: str) -> NoReturn:
-        self.parser.exit(2, f"asib-sweep {self.study}: error: {message}\n")
 
 
 def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
     """The study's base config: data-set defaults < --config (and what it extends) < data options < --set."""
+    from asib_sweeps.config import ConfigError, amp_problem, default_config
+    from asib_sweeps.config_files import Layer, dataset_of, layered_config, set_layers
+
     try:
         files = _experiment_file(args.config, fail) if args.config is not None else []
         from_file = dataset_of(files)
@@ -195,6 +74,9 @@ def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
 
 
 def _experiment_file(path: Path, fail: _Fail) -> list[Layer]:
+    from asib_sweeps.config import ConfigError
+    from asib_sweeps.config_files import read_experiment_file
+
     try:
         return read_experiment_file(path)
     except ConfigError as error:
@@ -212,27 +94,18 @@ def check_data_options(config: RunConfig, fail: _Fail) -> None:
         fail(f"--download works for {', '.join(DOWNLOADABLE)} only; got --dataset {data.dataset}")
 
 
-def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
-    gpus = args.gpus_per_trial
-    if gpus < 0:
-        fail(f"--gpus-per-trial must be >= 0, got --gpus-per-trial={gpus:g}")
-    if gpus > 1 and not float(gpus).is_integer():
-        fail(f"--gpus-per-trial above 1 must be a whole number of GPUs, got --gpus-per-trial={gpus:g}")
-    if args.cpus_per_trial <= 0:
-        fail(f"--cpus-per-trial must be > 0, got --cpus-per-trial={args.cpus_per_trial:g}")
-    if args.max_concurrent is not None and args.max_concurrent < 1:
-        fail(f"--max-concurrent must be >= 1, got --max-concurrent={args.max_concurrent}")
-    if args.max_failures < 0:
-        fail(f"--max-failures must be >= 0, got --max-failures={args.max_failures}")
-    if args.checkpoint_every < 1:
-        fail(f"--checkpoint-every must be >= 1, got --checkpoint-every={args.checkpoint_every}")
-    if args.address is not None and args.dashboard is not None:
-        fail("--dashboard/--no-dashboard apply to the private Ray a sweep starts; the cluster at --address has its own")
-    if args.address is None and args.cluster is None:  # --cluster checks against slurm.yaml's nodes
-        # A Ray this process already runs (a notebook, the tests) is where the trials go; else a private one.
-        where = (cluster_gpus_per_node(), "the running Ray") if ray.is_initialized() else None
-        available, name = where or (float(local_gpu_count()), "this machine")
-        check_gpus(gpus, available, name, fail)
+def check_gpus_here(args: argparse.Namespace, fail: _Fail) -> None:
+    """--gpus-per-trial against the GPUs of this machine, or of the Ray this process already runs.
+
+    --cluster checks against slurm.yaml's nodes, --address once connected. Counting GPUs
+    imports torch, so it is skipped when no GPU is asked for (zero always fits).
+    """
+    if args.address is not None or args.cluster is not None or args.gpus_per_trial == 0:
+        return
+    # A Ray this process already runs (a notebook, the tests) is where the trials go; else a private one.
+    where = (cluster_gpus_per_node(), "the running Ray") if ray_is_running() else None
+    available, name = where or (float(local_gpu_count()), "this machine")
+    check_gpus(args.gpus_per_trial, available, name, fail)
 
 
 def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: _Fail) -> None:
@@ -247,6 +120,10 @@ def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: _Fail) -> None:
 
 def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _Fail) -> list[Trial]:
     """The study's trials; any data split one of them (or a teacher) cannot draw is an error now."""
+    from asib_sweeps.config import ConfigError
+    from asib_sweeps.data import DataError
+    from search_spaces.finetune import teacher_trials
+
     try:
         trials = study.trials(config, options)
     except (ConfigError, DataError) as error:
@@ -262,6 +139,8 @@ def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _F
 
 def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, options: StudyOptions) -> None:
     """Teachers to fine-tune (counted), one line per trial of the study, and `<N> trials` last."""
+    from search_spaces.finetune import teacher_trials
+
     is_finetune = study.trainable == "finetune"
     teachers = trials if is_finetune else teacher_trials(trial.config for trial in trials)
     missing = [teacher for teacher in teachers if not cache.has(teacher.name)]
@@ -297,17 +176,25 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     check_resources(args, fail)
     cluster = prepare_cluster(args, fail)
     options = study_options(args, fail)
-    config = base_config(args, fail)
-    trials = plan_trials(study, config, options, fail)
     name = args.name or study.name
     if Path(name).name != name or name in (".", ".."):
         fail(f"--name must be a plain folder name, got --name {name!r}")
+    check_gpus_here(args, fail)
+    config = base_config(args, fail)  # from here on torch is imported (the config's method registry)
+    trials = plan_trials(study, config, options, fail)
     sweep_dir = args.results / name
+    from asib_sweeps.teachers import TeacherCache
+
     cache = TeacherCache(args.teacher_cache or args.results / "teachers")
     if args.dry_run:
         print_dry_run(study, trials, cache, options)
         return 0, sweep_dir
     check_sweep_folder(sweep_dir, resume=args.resume, fail=fail)
+    from asib_sweeps.cli.sweep_record import sweep_record, write_record
+    from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
+    from cluster.dashboard import access_hint, auth_mode
+    from cluster.local import ray_cluster
+
     record = sweep_record(study=study.name, options=recorded_options(args, study, cache), config=config)
     check_resume_record(sweep_dir, record, resume=args.resume, fail=fail)
     try:
@@ -329,6 +216,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         max_failures=args.max_failures,
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
+        checkpoint_every_s=args.checkpoint_every_s,
     )
     with ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
         if args.address is not None:  # a joined cluster's GPUs are known only once connected
@@ -350,6 +238,7 @@ def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache
         "--max-concurrent": args.max_concurrent,
         "--max-failures": args.max_failures,
         "--checkpoint-every": args.checkpoint_every,
+        "--checkpoint-every-s": args.checkpoint_every_s,
         "--teacher-cache": str(cache.root.resolve()),
     }
     for option, flag in (("seeds", "--seeds"), ("samples", "--samples"), ("asha", "--asha"), ("target", "--for")):
@@ -364,6 +253,8 @@ def check_resume_record(sweep_dir: Path, record: dict[str, object], *, resume: b
     """On --resume, every recorded option must equal the saved sweep's."""
     if not resume:
         return
+    from asib_sweeps.cli.sweep_record import read_record, resume_conflicts
+
     try:
         saved = read_record(sweep_dir)
     except ValueError as error:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asib_sweeps.config import RunConfig, flatten
+if TYPE_CHECKING:
+    from asib_sweeps.config import RunConfig
 
 RECORD_FILE = "sweep.json"
 FORMAT = "asib-sweeps/sweep-record-v1"
 RESUME_MAY_CHANGE = ("--address", "--dashboard/--no-dashboard")
+ADDED_SINCE_V1 = ("--checkpoint-every-s",)
+"""Options a record of an older sweep lacks: not compared then (its saved trials run as they were planned)."""
 
 
 def sweep_record(*, study: str, options: dict[str, Any], config: RunConfig) -> dict[str, Any]:
@@ -29,6 +32,8 @@ def sweep_record(*, study: str, options: dict[str, Any], config: RunConfig) -> d
     The config is recorded resolved (data options, --config and --set applied), so a
     resume is compared on what the trials run, whichever way it was spelled.
     """
+    from asib_sweeps.config import flatten
+
     record = {"format": FORMAT, "study": study, "options": options, "config": flatten(config)}
     return json.loads(json.dumps(record))  # the JSON form (tuples as lists), as it is read back
 
@@ -57,6 +62,8 @@ def resume_conflicts(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     if saved["study"] != now["study"]:
         lines.append(f"study: saved {saved['study']}, now {now['study']}")
     for option in sorted(set(saved["options"]) | set(now["options"])):
+        if option in ADDED_SINCE_V1 and option not in saved["options"]:
+            continue
         before, after = saved["options"].get(option), now["options"].get(option)
         if before != after:
             lines.append(f"{option}: saved {_shown(before)}, now {_shown(after)}")

@@ -27,6 +27,8 @@ from ray import tune
 from analysis.results import ResultTables, write_results
 from analysis.summary import summary_text
 from asib_sweeps.cli.results_callback import ResultTablesCallback
+from asib_sweeps.cli.stop_checkpoints import STOP_FILE, CheckpointBeforeStop
+from asib_sweeps.cli.sweep_options import DEFAULT_CHECKPOINT_EVERY_S
 from asib_sweeps.teachers import TeacherCache
 from search_spaces import Study, StudyOptions, Trial, TunePlan
 from search_spaces.finetune import teacher_trials
@@ -59,6 +61,7 @@ class SweepSettings:
     max_failures: int
     checkpoint_every: int
     resume: bool
+    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
 
     @property
     def sweep_dir(self) -> Path:
@@ -67,6 +70,11 @@ class SweepSettings:
     @property
     def storage_dir(self) -> Path:
         return self.sweep_dir / "tune"
+
+    @property
+    def stop_file(self) -> Path:
+        """Exists while a stop signal waits for the running trials' checkpoints (stop_checkpoints)."""
+        return self.sweep_dir.resolve() / STOP_FILE
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ def experiment_constants(settings: SweepSettings, *, study: str) -> dict[str, An
         "code_revision": code_revision(),
         "teacher_cache": str(settings.teacher_cache.resolve()),
         "checkpoint_every": settings.checkpoint_every,
+        "checkpoint_every_s": settings.checkpoint_every_s,
+        "stop_file": str(settings.stop_file),
     }
 
 
@@ -118,32 +128,11 @@ def run_experiment(
         print(f"resuming {experiment_dir}")
         tuner = tune.Tuner.restore(str(experiment_dir), with_resources, resume_errored=True)
     else:
-        tuner = tune.Tuner(
-            with_resources,
-            param_space=plan.param_space,
-            tune_config=tune.TuneConfig(
-                metric=plan.metric,
-                mode=plan.mode,
-                search_alg=plan.search_alg,
-                scheduler=plan.scheduler,
-                num_samples=plan.num_samples,
-                max_concurrent_trials=settings.max_concurrent,
-                reuse_actors=True,
-            ),
-            run_config=tune.RunConfig(
-                name=name,
-                storage_path=str(settings.storage_dir.resolve()),
-                failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
-                callbacks=[ResultTablesCallback(experiment_dir.resolve(), out_dir.resolve(), study=study)],
-                progress_reporter=progress_reporter(plan),
-                verbose=1,
-            ),
-        )
+        tuner = new_tuner(with_resources, plan, settings, name=name, study=study, out_dir=out_dir)
     # Tune's default console output prints every trial's whole config; the classic
     # reporter shows one compact status table (trial, variant, epoch, accuracies).
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    # Checkpointing every epoch of second-long epochs makes Tune save its state often
+    # Checkpointing every epoch of second-long epochs (--checkpoint-every-s 0) makes Tune save its state often
     # (it must, to stay consistent with checkpoint deletion); benchmarks/sweep_overhead.py
     # measures that cost, so Tune's per-save warning about it is only noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -155,6 +144,39 @@ def run_experiment(
         tables=tables,
         interrupted=len(statuses) < expected_trials or not ended.all(),
         failed=int((statuses == "ERROR").sum()),
+    )
+
+
+def new_tuner(trainable: Any, plan: TunePlan, settings: SweepSettings, *, name: str, study: str, out_dir: Path) -> tune.Tuner:
+    """The Tuner of a new experiment (a restored one keeps the TuneConfig and RunConfig it was saved with)."""
+    experiment_dir = settings.storage_dir / name
+    callbacks = [
+        ResultTablesCallback(experiment_dir.resolve(), out_dir.resolve(), study=study),
+        CheckpointBeforeStop(settings.stop_file),
+    ]
+    return tune.Tuner(
+        trainable,
+        param_space=plan.param_space,
+        tune_config=tune.TuneConfig(
+            metric=plan.metric,
+            mode=plan.mode,
+            search_alg=plan.search_alg,
+            scheduler=plan.scheduler,
+            num_samples=plan.num_samples,
+            max_concurrent_trials=settings.max_concurrent,
+            # A finished trial's worker runs the next trial with the same resources: its start-up
+            # (process, imports) is paid once per worker; trainables.worker_state resets torch's state.
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(settings.storage_dir.resolve()),
+            failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+            callbacks=callbacks,
+            progress_reporter=progress_reporter(plan),
+            verbose=1,
+        ),
     )
 
 

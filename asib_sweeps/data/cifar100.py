@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torchvision.datasets import CIFAR100
-from torchvision.datasets.utils import download_and_extract_archive
-
 from asib_sweeps.data.bundle import Split
 from asib_sweeps.data.errors import DataError
 from asib_sweeps.data.files import images_from_rows, labels_from_list, load_pickle, require_keys
@@ -22,6 +19,9 @@ _FILES = ("train", "test", "meta")
 
 
 def read_cifar100(root: Path, *, download: bool) -> SourceData:
+    from torchvision.datasets import CIFAR100  # torchvision only where it is used (seconds to import)
+    from torchvision.datasets.utils import download_and_extract_archive
+
     folder = root / CIFAR100.base_folder
     if download and not all((folder / name).is_file() for name in _FILES):
         download_and_extract_archive(CIFAR100.url, str(root), filename=CIFAR100.filename, md5=CIFAR100.tgz_md5)

@@ -9,17 +9,22 @@ split stacks into one uint8 tensor.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from torchvision import transforms
-from torchvision.datasets import ImageFolder
 
 from asib_sweeps.data.bundle import Split
 from asib_sweeps.data.errors import DataError
 from asib_sweeps.data.source import SourceData
 
+if TYPE_CHECKING:
+    from torchvision.datasets import ImageFolder
+
 
 def read_folder(root: Path, *, image_size: int) -> SourceData:
+    from torchvision import transforms  # torchvision only where it is used (seconds to import)
+    from torchvision.datasets import ImageFolder
+
     for part in ("train", "test"):
         if not (root / part).is_dir():
             raise DataError(

@@ -8,12 +8,11 @@ choose anything) and measure the per-channel statistics on the training images.
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import torch
-from torchvision.datasets.folder import find_classes
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2.functional import resize
+import torch.nn.functional as F
 
 from asib_sweeps.config import DataConfig
 from asib_sweeps.data.bundle import DataBundle, Split
@@ -60,6 +59,8 @@ def source_class_count(config: DataConfig) -> int:
         return fixed[config.dataset]
     if config.root is None:
         raise DataError(f"data.root (--data-root) is required for data.dataset={config.dataset!r}; got data.root=None")
+    from torchvision.datasets.folder import find_classes  # torchvision only where it is used (seconds to import)
+
     names, _ = find_classes(str(Path(config.root).expanduser() / "train"))
     return len(names)
 
@@ -102,5 +103,32 @@ def _resized(split: Split, size: int) -> Split:
     """Images at size x size (bilinear, antialiased when shrinking); unchanged when already there."""
     if split.images.shape[-2:] == (size, size):
         return split
-    images = resize(split.images, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
-    return Split(images, split.labels)
+    return Split(resize_bilinear(split.images, size), split.labels)
+
+
+def resize_bilinear(images: torch.Tensor, size: int) -> torch.Tensor:
+    """N x C x size x size images: what torchvision.transforms.v2.functional.resize returns for
+    `(images, [size, size], interpolation=BILINEAR, antialias=True)` (torchvision 0.19-0.29),
+    without importing torchvision (seconds per process: every trial and `--dry-run` load data).
+
+    Same steps as torchvision's resize_image: uint8 is interpolated natively on CPUs where
+    torch has that kernel (AVX2, AVX512, arm64), otherwise in float32, rounded and cast
+    back; a test compares both paths with torchvision's.
+    """
+    n, channels, height, width = images.shape
+    if images.numel() == 0:
+        return images.new_empty((n, channels, size, size))
+    native = images.dtype in (torch.float32, torch.float64) or (
+        images.dtype == torch.uint8 and images.device.type == "cpu" and _native_uint8_bilinear()
+    )
+    work = images if native else images.to(torch.float32)
+    resized = F.interpolate(work, size=[size, size], mode="bilinear", align_corners=False, antialias=True)
+    if native:
+        return resized
+    if not images.dtype.is_floating_point:
+        resized = resized.round_()
+    return resized.to(images.dtype)
+
+
+def _native_uint8_bilinear() -> bool:
+    return torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") or platform.machine() in ("aarch64", "arm64")

@@ -17,7 +17,6 @@ Stem adaptations, with the stage resolutions at 32x32:
 
 from __future__ import annotations
 
-import timm
 from torch import nn
 
 from asib_sweeps.models.interface import ZooModel
@@ -26,6 +25,9 @@ from asib_sweeps.models.weights import PretrainedWeightsError
 
 
 def _create_timm(name: str, num_classes: int, pretrained: bool) -> nn.Module:
+    import timm  # here, not at the top: timm (and the torchvision it imports) take seconds, and
+    # importing the zoo, as config validation does, must not pay them unless a timm model is built
+
     if not pretrained:
         return timm.create_model(name, pretrained=False, num_classes=num_classes)
     try:
