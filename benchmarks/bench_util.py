@@ -166,15 +166,13 @@ def bf16_peak_tflops(device_name: str) -> float | None:
 
 
 def resolve(name: str) -> Any:
-    """`auto` -> cuda when available, else cpu; `cuda` must exist."""
-    import torch
+    """The torch device for `--device` (the runs' own resolve_device); one that cannot be used exits."""
+    from asib_sweeps.training.device import resolve_device
 
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"--device {name}: torch sees no CUDA device")
-    return device
+    try:
+        return resolve_device(name)
+    except ValueError as error:
+        raise SystemExit(f"--device {name}: {error}") from None
 
 
 def write_json(path: Path | None, payload: Mapping[str, Any]) -> None:
