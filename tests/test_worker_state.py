@@ -6,7 +6,10 @@ changes undone) is in test_sweep_ray.py.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -40,3 +43,19 @@ def test_the_second_trial_of_a_worker_gets_the_first_ones_changes_undone(fresh_p
     assert worker_state.reset_worker_state() is True
     assert worker_state.fresh_worker_state() == fresh
     assert resets == [True]  # torch.compile's caches (and recompilation counts) are dropped too
+
+
+def test_restoring_an_unchanged_state_imports_nothing_heavy():
+    """torch.use_deterministic_algorithms imports torch._dynamo (seconds) on its first call: only when needed."""
+    probe = (
+        "import sys\n"
+        "from trainables import worker_state\n"
+        "worker_state.reset_worker_state()\n"
+        "assert worker_state.reset_worker_state() is True\n"
+        "print(sorted(name for name in ('torch._dynamo', 'torch._inductor') if name in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -41,15 +41,21 @@ def reset_worker_state() -> bool:
     if _fresh is None:
         _fresh = fresh_worker_state()
         return False
-    torch.set_num_threads(_fresh["threads"])
-    torch.set_float32_matmul_precision(_fresh["matmul_precision"])
+    now = fresh_worker_state()
+    if now["threads"] != _fresh["threads"]:
+        torch.set_num_threads(_fresh["threads"])
+    if now["matmul_precision"] != _fresh["matmul_precision"]:
+        torch.set_float32_matmul_precision(_fresh["matmul_precision"])
     torch.backends.cudnn.benchmark = _fresh["cudnn_benchmark"]
     torch.backends.cudnn.deterministic = _fresh["cudnn_deterministic"]
-    torch.use_deterministic_algorithms(_fresh["deterministic"], warn_only=_fresh["deterministic_warn_only"])
+    determinism = ("deterministic", "deterministic_warn_only")
+    if any(now[key] != _fresh[key] for key in determinism):
+        # Only when changed: its first call imports torch._dynamo (about 2 s here).
+        torch.use_deterministic_algorithms(_fresh["deterministic"], warn_only=_fresh["deterministic_warn_only"])
     dynamo = sys.modules.get("torch._dynamo")
-    if dynamo is not None:  # only a process that compiled something has imported it
+    if dynamo is not None:  # imported once something was compiled (or determinism was switched)
         dynamo.reset()
-    gc.collect()  # the previous trial's run, before its CUDA blocks are released
     if torch.cuda.is_initialized():
+        gc.collect()  # the previous trial's tensors, so that their CUDA blocks can be released
         torch.cuda.empty_cache()
     return True
