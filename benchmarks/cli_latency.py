@@ -15,7 +15,11 @@ against its target; the load average is printed before and after, since this mac
 is shared. Nothing here is a pass/fail test: it only prints (and with --out writes
 JSON).
 
-    python benchmarks/cli_latency.py [--repeats 7] [--out FILE.json]
+    python benchmarks/cli_latency.py [--repeats 7] [--out FILE.json] [--baseline DIR]
+
+With `--baseline DIR` (another checkout, e.g. `git worktree add /tmp/base <commit>`)
+every command is also run from DIR (PYTHONPATH=DIR), interleaved with the current
+code's, so a before/after comes from one run on the same machine load.
 
 The command is the `asib-sweep` script beside this interpreter (the installed entry
 point), or `python -m asib_sweeps.cli.sweep` where there is none (or with --module).
@@ -55,9 +59,9 @@ def commands(prefix: list[str], results: Path) -> dict[str, tuple[list[str], flo
     }
 
 
-def timed(argv: list[str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    completed = subprocess.run(argv, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    completed = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {completed.returncode}:\n{completed.stderr}")
@@ -67,10 +71,10 @@ def timed(argv: list[str]) -> float:
 IMPORT_LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s*(\S+)")
 
 
-def imports(argv: list[str]) -> dict[str, object]:
+def imports(argv: list[str], env: dict[str, str]) -> dict[str, object]:
     """Which HEAVY packages `argv` imports, their cumulative import times, and all imports' total (s)."""
     completed = subprocess.run(
-        [argv[0], "-X", "importtime", *argv[1:]], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [argv[0], "-X", "importtime", *argv[1:]], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     cumulative: dict[str, float] = {}
     total_us = 0
@@ -96,18 +100,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="timed runs of each command (default 7, at least 5)")
     parser.add_argument("--module", action="store_true", help="time `python -m asib_sweeps.cli.sweep`")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--baseline", type=Path, help="also run every command from this checkout, interleaved")
     args = parser.parse_args()
     if args.repeats < 5:
         parser.error(f"--repeats must be >= 5, got --repeats={args.repeats}")
 
     with tempfile.TemporaryDirectory(prefix="cli-latency-") as folder:
         sides = commands(cli_prefix(module=args.module), Path(folder) / "results")
+        envs = {name: ENV for name in sides}
+        if args.baseline is not None:
+            base_env = {**ENV, "PYTHONPATH": str(args.baseline.resolve())}
+            for name, (argv, target) in list(sides.items()):
+                sides[f"{name}_base"] = ([*argv[:-1], f"{argv[-1]}-base"] if "--results" in argv else argv, target)
+                envs[f"{name}_base"] = base_env
         load_before = load_average()
         print(f"load average before: {load_before}", flush=True)
         found = {}
         for name, (argv, _) in sides.items():
-            timed(argv)  # untimed warm-up: the file cache holds the same files for every side
-            found[name] = imports(argv)
+            timed(argv, envs[name])  # untimed warm-up: the file cache holds the same files for every side
+            found[name] = imports(argv, envs[name])
             heavy = ", ".join(f"{p} {found[name]['import_s'][p]:.2f} s" for p in found[name]["imported"]) or "none"
             print(f"{name}: imports {found[name]['all_imports_s']:.2f} s in all; of {', '.join(HEAVY)}: {heavy}")
         walls: dict[str, list[float]] = {name: [] for name in sides}
@@ -115,13 +126,14 @@ def main() -> None:
         for repeat in range(args.repeats):
             order = names[repeat % len(names) :] + names[: repeat % len(names)]
             for name in order:
-                walls[name].append(timed(sides[name][0]))
+                walls[name].append(timed(sides[name][0], envs[name]))
         load_after = load_average()
 
     print(f"\n{args.repeats} interleaved repeats; load average after: {load_after}")
-    print(f"{'command':<20} {'median':>8} {'min':>7} {'max':>7} {'target':>7}  verdict")
+    print(f"{'command':<25} {'median':>8} {'min':>7} {'max':>7} {'target':>7}  verdict")
     summary: dict[str, object] = {
         "command": " ".join(cli_prefix(module=args.module)),
+        "baseline": str(args.baseline) if args.baseline else None,
         "repeats": args.repeats,
         "load_average_before": load_before,
         "load_average_after": load_after,
@@ -131,7 +143,8 @@ def main() -> None:
     for name, (argv, target) in sides.items():
         median = statistics.median(walls[name])
         verdict = "met" if median <= target else f"missed by {median - target:.2f} s"
-        print(f"{name:<20} {median:>7.2f}s {min(walls[name]):>6.2f}s {max(walls[name]):>6.2f}s {target:>6.1f}s  {verdict}")
+        low, high = min(walls[name]), max(walls[name])
+        print(f"{name:<25} {median:>7.2f}s {low:>6.2f}s {high:>6.2f}s {target:>6.1f}s  {verdict}")
         summary["commands"][name] = {  # type: ignore[index]
             "argv": argv[1:],
             "wall_s": walls[name],

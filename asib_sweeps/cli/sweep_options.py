@@ -89,8 +89,7 @@ def _shared_options() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"at most one checkpoint per SECONDS of a trial's wall time (default {DEFAULT_CHECKPOINT_EVERY_S:g}; 0: no "
         "limit), on top of --checkpoint-every; the last epoch is always saved, and after a stop signal (SIGUSR1, "
-        "SIGTERM) each running trial saves at the end of its epoch. Distillation trials only: teacher fine-tuning "
-        "follows --checkpoint-every alone",
+        "SIGTERM) each running trial saves at the end of its epoch",
     )
     where = shared.add_argument_group("cluster")
     where.add_argument("--address", help="join this running Ray cluster instead of starting a private one")
