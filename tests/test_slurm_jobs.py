@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_sweep_processes import fetch
+from test_sweep_processes import LONGER_TRIALS, fetch
 
 from analysis.results import read_results
 from cluster.ray_nodes import job_ports
@@ -152,7 +152,10 @@ def test_a_submitted_study_runs_in_the_job_and_writes_its_tables(workspace, fini
 
 def test_the_time_limit_signal_saves_requeues_and_resumes_every_trial_once(workspace, finished_job):
     sweep = workspace / "results" / "cut"
-    job_id = submit(workspace / "slurm.yaml", "--name", "cut", "--teacher-cache", str(workspace / "teachers"))
+    # Trials long enough that the others still run once the first shows as finished (test_sweep_processes).
+    job_id = submit(
+        workspace / "slurm.yaml", "--name", "cut", "--teacher-cache", str(workspace / "teachers"), *LONGER_TRIALS
+    )
     deadline = time.monotonic() + 600
     while True:  # until some trials finished, the others not
         assert time.monotonic() < deadline and job_state(job_id) not in ENDED, scontrol(job_id)

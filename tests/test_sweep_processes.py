@@ -31,6 +31,12 @@ TINY = [
 ]
 
 
+LONGER_TRIALS = ["--set", "epochs=12"]
+"""For a stop signal that must land mid-sweep: trials long enough that, after the first one
+shows as finished in trials.parquet (Tune copies results to storage every ~10 s), the others
+are still running. With 2-epoch trials an ablation's 7 take ~20 s, within that lag."""
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_AUTH")}
     return {**env, "RAY_USAGE_STATS_ENABLED": "0", **extra}
@@ -172,7 +178,7 @@ def test_dashboard_listens_on_loopback_only_and_requires_the_token(tmp_path):
 def test_sigusr1_makes_the_driver_save_and_stop_with_a_resume_hint(tmp_path):
     command = [
         sys.executable, "-m", "asib_sweeps.cli.sweep", "ablation", "--seeds", "1",
-        "--results", str(tmp_path), "--no-dashboard", *TINY,
+        "--results", str(tmp_path), "--no-dashboard", *TINY, *LONGER_TRIALS,
     ]  # fmt: skip
     with open(tmp_path / "driver.log", "w") as log:
         driver = subprocess.Popen(
