@@ -10,8 +10,9 @@ backward, optimiser steps. The ratio therefore isolates the loop's bookkeeping
 (per-term sums and accuracy kept on the device, phase handling). Arms: ce, kd, dkd,
 crd (one teacher) and ASIB's phases W, A, B of the `full` rung and joint of `ib` (two
 teachers of the --teacher arch). Sides are interleaved (A B A B ...) over --repeats
-epochs of --batches steps each after one warm-up epoch per side; medians per step.
-Target: ratio <= 1.05. Teachers are randomly initialised (timing only).
+epochs of --batches steps each after one warm-up epoch per side; medians per step, and
+the ratio as the median of the repeats' paired ratios. Target: ratio <= 1.05. Teachers
+are randomly initialised (timing only).
 
 --sync-check then trains one epoch per arm checking that no step waits on the device:
 on CUDA under torch.cuda.set_sync_debug_mode("error") (the epoch's first batch, where
@@ -141,9 +142,13 @@ def time_arm(arm: Arm, repeats: int) -> dict[str, Any]:
         "bare": lambda: 1000 * timed(lambda: bare_epoch(arm), device) / steps,
     }
     ms = interleaved(sides, repeats)
-    trainer, bare = median(ms["trainer"]), median(ms["bare"])
-    return {"phase": arm.plan.phase, "steps_per_epoch": steps, "trainer_ms_per_step": trainer,
-            "bare_ms_per_step": bare, "ratio": trainer / bare, "trainer_ms": ms["trainer"], "bare_ms": ms["bare"]}  # fmt: skip
+    # The ratio is the median of each repeat's trainer/bare pair: adjacent epochs share the
+    # machine's state of the moment, so a drift over the run (seen on CPU: 8.5 -> 11.8 ms for
+    # the same ce epoch) cancels in the pair and not in a ratio of the two medians.
+    paired = [trainer / bare for trainer, bare in zip(ms["trainer"], ms["bare"], strict=True)]
+    return {"phase": arm.plan.phase, "steps_per_epoch": steps, "trainer_ms_per_step": median(ms["trainer"]),
+            "bare_ms_per_step": median(ms["bare"]), "ratio": median(paired), "paired_ratios": paired,
+            "trainer_ms": ms["trainer"], "bare_ms": ms["bare"]}  # fmt: skip
 
 
 # ---------------------------------------------------------------------- sync check
