@@ -490,6 +490,26 @@ def test_pull_is_weighted_kl_at_tau_syn_toward_the_detached_student() -> None:
     torch.testing.assert_close(terms["syn_student_kl"], expected)
 
 
+def test_synergy_teacher_term_is_weighted_kl_from_the_teachers_average_at_tau_syn() -> None:
+    built = build(asib_config("cccp", "method.asib.synergy_teacher_weight=0.7", "method.asib.tau_syn=2.0"))
+    built.method.eval()
+    plan = first_plan(built.method, "A")
+    terms = step(built, plan, student_grad=False)
+    with torch.no_grad():
+        teacher_logits = [t(built.images).logits for t in built.teachers]
+        code = built.method.synergy["mbm"](
+            built.student(built.images).pooled, [t(built.images).pooled for t in built.teachers]
+        )
+        synergy_logits = built.method.synergy["head"](code.mu)
+    average = sum(F.softmax(logits / 2, 1) for logits in teacher_logits) / len(teacher_logits)
+    expected = 0.7 * 4.0 * F.kl_div(F.log_softmax(synergy_logits / 2, 1), average, reduction="batchmean")
+    torch.testing.assert_close(terms["syn_teacher_kl"], expected)
+    terms["syn_teacher_kl"].backward()  # it trains the synergy's head
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in built.method.synergy["head"].parameters())
+    assert "syn_teacher_kl" not in step(build(asib_config("cccp")), plan, student_grad=False)  # 0: off
+    assert "syn_teacher_kl" not in step(built, first_plan(built.method, "B"), student_grad=True)  # L_syn's term only
+
+
 def _student_kd(*overrides: str) -> Tensor:
     built = build(asib_config("cccp", *overrides))
     built.method.eval()

@@ -80,6 +80,9 @@ class ASIBSettings(MethodSettings):
     synergy and the teachers' average gives the label the higher probability."""
     synergy_student_weight: float = Field(0.0, ge=0)
     """Weight of the synergy's pull toward the (detached) student, KL at tau_syn."""
+    synergy_teacher_weight: float = Field(0.0, ge=0)
+    """Weight of the synergy's distillation of the teachers' average, tau_syn^2 KL(mean_k p_k || p_syn):
+    the teachers were fine-tuned on the whole training split, the synergy's CE sees the student's subset."""
     synergy_gate_acc: float = Field(0.0, ge=0, le=1)
     """The pull acts only after an evaluation in which the synergy's validation
     accuracy reached this value (0: always open)."""
@@ -159,8 +162,7 @@ class ASIB(DistillMethod):
         self.teacher_anchors: nn.ModuleList | None = None
         self.prox_anchor: WeightSnapshot | None = None
         self._teachers: list[ZooModel] = []  # plain list: referenced for L2-SP, not owned
-        # Whether the synergy's pull toward the student acts: decided from the last
-        # evaluation, and a buffer so that a resumed run continues with the same gate.
+        # The pull's gate, decided by the last evaluation; a buffer, so a resumed run keeps it.
         self.register_buffer("pull_gate_open", torch.tensor(self.settings.synergy_gate_acc <= 0))
         self._read_gate()
 
@@ -224,15 +226,11 @@ class ASIB(DistillMethod):
         )
 
     def trained_parts(self, phase: Phase) -> frozenset[Part]:
-        if phase == "joint":
-            return frozenset({"student", "synergy"})
-        if phase == "W":
-            return frozenset({"synergy"})
-        if phase == "A":
-            return frozenset({"synergy", "teachers"}) if self.settings.use_tadapt else frozenset({"synergy"})
-        if phase == "B":
-            return frozenset({"student"})
-        raise ValueError(f"phase must be one of W, A, B, joint; got phase={phase!r}")
+        parts: dict[str, set[Part]] = {"joint": {"student", "synergy"}, "W": {"synergy"}, "B": {"student"}}
+        parts["A"] = {"synergy", "teachers"} if self.settings.use_tadapt else {"synergy"}
+        if phase not in parts:
+            raise ValueError(f"phase must be one of W, A, B, joint; got phase={phase!r}")
+        return frozenset(parts[phase])
 
     def parameter_groups(self) -> dict[Part, list[nn.Parameter]]:
         """All synergy parameters, whatever their requires_grad is at the moment of asking."""
@@ -304,6 +302,9 @@ class ASIB(DistillMethod):
         terms = {"syn_ce": F.cross_entropy(synergy_logits, step.labels)}
         if s.use_ib:
             terms["ib_kl"] = self.beta_for(step.plan) * gaussian_kl(code.mu, code.sigma).mean()
+        if s.synergy_teacher_weight > 0:
+            average = average_soft_targets([t.logits.detach() for t in step.teachers], s.tau_syn)
+            terms["syn_teacher_kl"] = s.synergy_teacher_weight * soft_kl_to_probs(average, synergy_logits, s.tau_syn)
         if self._pull_on:
             terms["syn_student_kl"] = s.synergy_student_weight * soft_kl(
                 step.student.logits.detach(), synergy_logits, s.tau_syn
