@@ -473,6 +473,15 @@ def test_gate_opens_and_closes_at_its_threshold() -> None:
     assert always.on_epoch_end(plan, [])["synergy_pull_on"] == 1.0  # threshold 0: always open
 
 
+def eval_synergy_logits(built: Built) -> Tensor:
+    """The synergy's logits on the built batch at z = mu (eval mode), computed outside the method's step."""
+    with torch.no_grad():
+        code = built.method.synergy["mbm"](
+            built.student(built.images).pooled, [t(built.images).pooled for t in built.teachers]
+        )
+        return built.method.synergy["head"](code.mu)
+
+
 def test_pull_is_weighted_kl_at_tau_syn_toward_the_detached_student() -> None:
     built = build(asib_config("cccp", "method.asib.synergy_student_weight=0.3", "method.asib.tau_syn=2.0"))
     built.method.eval()
@@ -480,10 +489,7 @@ def test_pull_is_weighted_kl_at_tau_syn_toward_the_detached_student() -> None:
     terms = step(built, plan, student_grad=True)
     with torch.no_grad():
         student_logits = built.student(built.images).logits
-        code = built.method.synergy["mbm"](
-            built.student(built.images).pooled, [t(built.images).pooled for t in built.teachers]
-        )
-        synergy_logits = built.method.synergy["head"](code.mu)
+    synergy_logits = eval_synergy_logits(built)
     expected = 0.3 * 4.0 * F.kl_div(
         F.log_softmax(synergy_logits / 2, 1), F.log_softmax(student_logits / 2, 1), reduction="batchmean", log_target=True
     )
@@ -497,10 +503,7 @@ def test_synergy_teacher_term_is_weighted_kl_from_the_teachers_average_at_tau_sy
     terms = step(built, plan, student_grad=False)
     with torch.no_grad():
         teacher_logits = [t(built.images).logits for t in built.teachers]
-        code = built.method.synergy["mbm"](
-            built.student(built.images).pooled, [t(built.images).pooled for t in built.teachers]
-        )
-        synergy_logits = built.method.synergy["head"](code.mu)
+    synergy_logits = eval_synergy_logits(built)
     average = sum(F.softmax(logits / 2, 1) for logits in teacher_logits) / len(teacher_logits)
     expected = 0.7 * 4.0 * F.kl_div(F.log_softmax(synergy_logits / 2, 1), average, reduction="batchmean")
     torch.testing.assert_close(terms["syn_teacher_kl"], expected)
