@@ -86,6 +86,43 @@ def test_logvar_is_clipped() -> None:
         torch.testing.assert_close(mbm(*inputs).sigma, torch.full((6, 8), math.exp(0.25)))
 
 
+def test_logvar_init_sets_where_sigma_starts_and_none_keeps_pytorch_init() -> None:
+    inputs = (torch.randn(64, 5), [torch.randn(64, 12), torch.randn(64, 20)])
+    torch.manual_seed(0)
+    low = IBMBM(teacher_dims=[12, 20], student_dim=5, dim=8, heads=2, logvar_clip=6.0, stochastic=True, logvar_init=-4.0)
+    default = _mbm([12, 20])
+    assert torch.equal(low.logvar_proj.bias, torch.full((8,), -4.0))
+    assert default.logvar_proj.bias.unique().numel() == 8  # PyTorch's random bias, not a constant
+    # Everything else is initialised from the same random stream as without the knob.
+    assert torch.equal(low.logvar_proj.weight, default.logvar_proj.weight)
+    assert torch.equal(low.mu_proj.weight, default.mu_proj.weight)
+    with torch.no_grad():
+        low_sigma, default_sigma = low.eval()(*inputs).sigma, default.eval()(*inputs).sigma
+    # log sigma^2 = bias + W s with LayerNorm'd s: centred on the bias.
+    assert abs(float(low_sigma.log().mul(2).mean()) + 4.0) < 0.3
+    assert abs(float(default_sigma.log().mul(2).mean())) < 0.5
+
+
+def test_logvar_init_changes_what_the_synergy_fits() -> None:
+    """One warm-up step from the same weights: the smaller noise gives a different loss and update."""
+    outcomes = []
+    for overrides in ((), ("method.asib.logvar_init=-4",)):
+        built = build(asib_config("ib", *overrides))
+        plan = first_plan(built.method, "joint")
+        torch.manual_seed(1)
+        terms = step(built, plan, student_grad=False)
+        backward(terms)
+        outcomes.append((terms["syn_ce"].detach(), built.method.synergy["mbm"].mu_proj.weight.grad.clone()))
+    (ce_default, grad_default), (ce_low, grad_low) = outcomes
+    assert not torch.isclose(ce_default, ce_low)
+    assert not torch.allclose(grad_default, grad_low)
+
+
+def test_logvar_init_outside_the_clip_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"logvar_init must lie strictly inside \+-logvar_clip.*logvar_init=-6.0"):
+        asib_config("full", "method.asib.logvar_init=-6")
+
+
 # ---------------------------------------------------------------- a built method on tiny models
 
 

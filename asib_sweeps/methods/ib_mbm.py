@@ -54,6 +54,8 @@ class IBMBM(nn.Module):
 
     `stochastic` is the use_ib switch: when it is off the module never samples and
     z = mu in training too (beta is 0 then, so nothing would train sigma anyway).
+    `logvar_init`, when given, is where log sigma^2 starts (the log-variance projection's
+    bias); None keeps PyTorch's init (log sigma^2 ~ 0, sigma ~ 1).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class IBMBM(nn.Module):
         heads: int,
         logvar_clip: float,
         stochastic: bool,
+        logvar_init: float | None = None,
     ) -> None:
         super().__init__()
         if not teacher_dims:
@@ -86,6 +89,8 @@ class IBMBM(nn.Module):
         self.state_norm = nn.LayerNorm(dim)
         self.mu_proj = nn.Linear(dim, dim)
         self.logvar_proj = nn.Linear(dim, dim)
+        if logvar_init is not None:
+            nn.init.constant_(self.logvar_proj.bias, logvar_init)
 
     @property
     def num_teachers(self) -> int:
