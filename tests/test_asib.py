@@ -106,7 +106,7 @@ def test_logvar_init_sets_where_sigma_starts_and_none_keeps_pytorch_init() -> No
 def test_logvar_init_changes_what_the_synergy_fits() -> None:
     """One warm-up step from the same weights: the smaller noise gives a different loss and update."""
     outcomes = []
-    for overrides in ((), ("method.asib.logvar_init=-4",)):
+    for overrides in (("method.asib.logvar_init=null",), ("method.asib.logvar_init=-4",)):
         built = build(asib_config("ib", *overrides))
         plan = first_plan(built.method, "joint")
         torch.manual_seed(1)

@@ -23,10 +23,11 @@ class ASIBSettings(MethodSettings):
     """Attention heads of the IB-MBM (must divide mbm_dim)."""
     logvar_clip: float = Field(6.0, gt=0)
     """log sigma^2 is clipped to +-logvar_clip."""
-    logvar_init: float | None = None
+    logvar_init: float | None = -4.0
     """Initial log sigma^2: the bias of the bottleneck's log-variance projection (its weights
-    keep PyTorch's init). None keeps PyTorch's init, log sigma^2 ~ 0, where the noise
-    (sigma ~ 1) is larger than mu (std ~ 0.6) and the synergy fits through it (docs/method.md)."""
+    keep PyTorch's init), so sigma starts near exp(-2) ~ 0.14. None keeps PyTorch's init (the
+    design note's), log sigma^2 ~ 0: there the noise (sigma ~ 1) is larger than mu (std ~ 0.6)
+    and the synergy has to fit through it (docs/method.md, change 10)."""
     synergy_dropout: float = Field(0.0, ge=0, lt=1)
     """Dropout inside the synergy head."""
     beta: float = Field(1e-3, ge=0)
