@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--save", type=Path, help="write every run's summary to this JSON file")
     parser.add_argument("--load", type=Path, nargs="+", help="print the table of saved runs instead of running")
+    parser.add_argument("--paired-to", nargs="+", default=[], metavar="ARM",
+                        help="also print each arm's paired differences (test and val) to these arms")
     args = parser.parse_args()
     if args.load:
         rows = [row for path in args.load for row in json.loads(path.read_text())]
@@ -43,6 +45,8 @@ def main() -> None:
         if args.save:
             args.save.write_text(json.dumps(rows, indent=1))
     print_table(rows)
+    for reference in args.paired_to:
+        print_paired(rows, reference)
 
 
 def _summary(outcome) -> dict:
@@ -83,6 +87,25 @@ def print_table(rows: list[dict]) -> None:
         validation = mean_std([r["val_acc_best"] for r in runs])
         print(f"| {arm} | {len(runs)} | {validation} | {mean_std(best)} | {mean_std(final)} | {diff} | {synergy_text} | {epochs} "
               f"| {seconds:.1f} |")
+
+
+def print_paired(rows: list[dict], reference: str) -> None:
+    """Each arm minus `reference` on the same seed: mean ± std, standard error, seeds ahead; test and val."""
+    by_arm = {arm: {row["seed"]: row for row in rows if row["arm"] == arm} for arm in dict.fromkeys(r["arm"] for r in rows)}
+    if reference not in by_arm:
+        raise SystemExit(f"--paired-to {reference}: no runs of that arm among {sorted(by_arm)}")
+    print(f"\n| arm | n | paired diff to {reference}, test | paired diff to {reference}, val |")
+    print("|---|---|---|---|")
+    for arm, runs in by_arm.items():
+        seeds = sorted(set(runs) & set(by_arm[reference]))
+        if arm == reference or not seeds:
+            continue
+        cells = []
+        for key in ("test_acc_best_val", "val_acc_best"):
+            diffs = [runs[seed][key] - by_arm[reference][seed][key] for seed in seeds]
+            error = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+            cells.append(f"{mean_std(diffs)} (s.e. {100 * error:.2f}; ahead on {sum(d > 0 for d in diffs)})")
+        print(f"| {arm} | {len(seeds)} | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":
