@@ -21,7 +21,7 @@ needs other values, `dataset_defaults`; `register_method` and one import line in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -76,6 +76,13 @@ class MethodContext:
     student_probe: ModelOutput
     """Outputs of the student on a 2-image probe batch: shapes for sizing heads."""
     teacher_probes: list[ModelOutput]
+    teacher_val_accuracies: Callable[[], list[float]] = lambda: _not_measured()
+    """Each teacher's accuracy on the student's validation split (all its samples, unseen
+    classes masked), measured when called: only a method that chooses a teacher pays for it."""
+
+
+def _not_measured() -> list[float]:
+    raise RuntimeError("this MethodContext was built without the teachers' validation accuracies")
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class DistillMethod(nn.Module):
     settings_type: ClassVar[type[MethodSettings] | None] = None
     """The method's own config section, `method.<name>` (None: it has none)."""
     shares_settings_of: ClassVar[str | None] = None
-    """Read another method's section instead of declaring one (avg_kd reads kd's)."""
+    """Read another method's section instead of declaring one (no method does so today)."""
     dataset_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     """Per data set, section values that replace the declared defaults (chosen on
     validation: docs/benchmarks.md)."""
