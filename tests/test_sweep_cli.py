@@ -62,7 +62,10 @@ def test_dry_run_lists_teachers_and_each_trials_arm_seed_and_varying_values(caps
     assert sum(line.startswith("  fine-tune ") for line in lines) == 4
     trial_lines = [line for line in lines if line.startswith("trial ")]
     assert trial_lines[0] == "trial 1: overlap=0 arm=asib seed=0"
-    assert trial_lines[-1] == "trial 8: overlap=100 arm=avg_kd seed=1"
+    assert [line.split(": ")[1] for line in trial_lines[:5]] == [
+        f"overlap=0 arm={arm} seed=0" for arm in ("asib", "avg_kd", "ca_mkd", "ebkd", "ae_kd")
+    ]
+    assert trial_lines[-1] == "trial 20: overlap=100 arm=ae_kd seed=1"
 
 
 def test_dry_run_skips_cached_teachers(capsys, tmp_path):

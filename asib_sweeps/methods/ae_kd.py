@@ -19,6 +19,11 @@ normalised first and alpha is divided by |g_k| and renormalised to sum 1 (their
 with alpha a constant (no gradient). Their CIFAR-100 script: tau 4, w_ce 1, w_kd 1,
 C_tol 0.6, no svm_norm. A teacher whose gradient is exactly 0 under svm_norm (student
 equal to it) keeps norm 1 instead of dividing by 0.
+
+Two behaviours of the authors' solver are kept, not fixed: libsvm's tolerance is
+absolute, so when the batch-mean gradients are small (norms below about 1e-3, as with
+large batches) it stops short of the minimum; and under svm_norm the renormalised
+weights may exceed C_tol.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ class KnowledgeDistillation(DistillMethod):
         self.teacher_index: int | None = self.settings.teacher if self.settings.teacher != "best" else None
 
     def build(self, context: MethodContext) -> None:
-        if self.settings.teacher == "best":
+        if self.settings.teacher == "best" and len(context.teachers) > 1:
             accuracies = context.teacher_val_accuracies()
             # The earliest teacher wins a tie, so the choice is deterministic.
             self.teacher_index = max(range(len(accuracies)), key=lambda k: (accuracies[k], -k))
