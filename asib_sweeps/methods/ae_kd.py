@@ -4,7 +4,7 @@ Each batch, the teachers' KD losses L_k = tau^2 KL(p_k^tau || p_S^tau) (batch me
 their `DistillKL`) are combined with weights alpha from a small multi-objective
 problem on their gradients with respect to the student's logits:
 
-    g_k = mean over the batch of dL_k / dz_S                          [C]
+    g_k = mean over the batch of dL_k / dz_S = mean_b tau (p_S - p_k)_b / B    [C]
     alpha = argmin || sum_k alpha_k g_k ||^2  s.t.  sum_k alpha_k = 1, 0 <= alpha_k <= C_tol
 
 solved, as in Rorozhl/CA-MKD (helper/optimization.find_optimal_svm), as the dual of a
@@ -19,6 +19,9 @@ normalised first and alpha is divided by |g_k| and renormalised to sum 1 (their
 with alpha a constant (no gradient). Their CIFAR-100 script: tau 4, w_ce 1, w_kd 1,
 C_tol 0.6, no svm_norm. A teacher whose gradient is exactly 0 under svm_norm (student
 equal to it) keeps norm 1 instead of dividing by 0.
+
+Solving on the host costs one device-to-host read of the K x K Gram matrix per step
+(the only baseline with one; tests/test_fast_paths.py counts it).
 
 Two behaviours of the authors' solver are kept, not fixed: libsvm's tolerance is
 absolute, so when the batch-mean gradients are small (norms below about 1e-3, as with
@@ -77,6 +80,18 @@ def min_norm_weights(gradients: Tensor, tolerance: float, *, normalise: bool) ->
     return torch.from_numpy(weights)
 
 
+def kl_logit_gradient(teacher_logits: Tensor, student_logits: Tensor, tau: float) -> Tensor:
+    """mean over the batch of d soft_kl / d z_S = tau (p_S^tau - p_T^tau) / B, per class [C].
+
+    The exact gradient the authors read with a hook on the student's logits, written
+    out so that it needs no second backward pass (and works under no_grad).
+    """
+    dtype = torch.promote_types(student_logits.dtype, torch.float32)
+    p_s = F.softmax(student_logits.detach().to(dtype) / tau, dim=1)
+    p_t = F.softmax(teacher_logits.to(dtype) / tau, dim=1)
+    return (tau * (p_s - p_t) / student_logits.shape[0]).mean(dim=0)
+
+
 @register_method
 class AdaptiveEnsembleKD(DistillMethod):
     name = "ae_kd"
@@ -87,9 +102,7 @@ class AdaptiveEnsembleKD(DistillMethod):
         s = self.settings
         student_logits = step.student.logits
         losses = [soft_kl(t.logits.detach(), student_logits, s.tau) for t in step.teachers]
-        gradients = torch.stack(
-            [torch.autograd.grad(loss, student_logits, retain_graph=True)[0].mean(dim=0) for loss in losses]
-        )
+        gradients = torch.stack([kl_logit_gradient(t.logits.detach(), student_logits, s.tau) for t in step.teachers])
         weights = min_norm_weights(gradients, s.tolerance, normalise=s.svm_norm).to(losses[0])
         return {
             "ce": s.w_ce * F.cross_entropy(student_logits, step.labels),

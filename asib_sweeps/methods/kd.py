@@ -99,4 +99,4 @@ class KnowledgeDistillation(DistillMethod):
 
     def on_epoch_end(self, plan: EpochPlan, teachers: list[ZooModel]) -> dict[str, float]:
         """Record the teacher distilled from (`kd_teacher`), so a table shows which one `best` chose."""
-        return {"kd_teacher": float(self.chosen_teacher(len(teachers)))}
+        return {"kd_teacher": self.chosen_teacher(len(teachers))}
