@@ -157,10 +157,8 @@ def test_avg_kd_with_two_teachers_distils_the_averaged_distribution() -> None:
     per_sample = (average * (average.log() - F.log_softmax(student / tau, 1))).sum(1)
     torch.testing.assert_close(loss, w_kd * tau**2 * per_sample.mean())
     # By convexity the KL to the mixture is below the mean of the per-teacher KLs.
-    kd = [
-        create_method(run_config("kd", f"method.kd.teacher={k}"))(step(output(student), [output(first), output(second)], LABELS))["kd"]
-        for k in (0, 1)
-    ]
+    both = step(output(student), [output(first), output(second)], LABELS)
+    kd = [create_method(run_config("kd", f"method.kd.teacher={k}"))(both)["kd"] for k in (0, 1)]
     assert loss.item() < (kd[0].item() + kd[1].item()) / 2
 
 
@@ -170,7 +168,8 @@ def test_avg_kd_with_two_teachers_distils_the_averaged_distribution() -> None:
 def test_logit_methods_stay_finite_with_masked_teacher_classes(name: str) -> None:
     method_name, _, switch = name.partition("+")
     extra = [f"method.{method_name}.logit_standardization=true"] if switch else []
-    config = run_config(method_name, *extra, *(["method.kd.teacher=1"] if method_name == "kd" else []))
+    extra += {"kd": ["method.kd.teacher=1"], "ca_mkd": ["method.ca_mkd.w_feat=0"]}.get(method_name, [])
+    config = run_config(method_name, *extra)
     method = built(config, output(random_logits(seed=13)), [output(random_logits(seed=14))] * 2)
     student = random_logits(seed=15, dtype=torch.float32).requires_grad_()
     first = mask_unseen_classes(random_logits(seed=16, dtype=torch.float32), torch.tensor([1, 1, 1, 0, 0]).bool())

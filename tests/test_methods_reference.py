@@ -50,7 +50,10 @@ def method_terms(config, student: Tensor, teacher_logits: list[Tensor], *, epoch
     return total
 
 
-def assert_matches(method_loss: Callable[[Tensor], Tensor], reference: Callable[[Tensor], Tensor], student: Tensor) -> None:
+Loss = Callable[[Tensor], Tensor]
+
+
+def assert_matches(method_loss: Loss, reference: Loss, student: Tensor) -> None:
     value, grad = value_and_grad(method_loss, student)
     expected_value, expected_grad = value_and_grad(reference, student)
     assert expected_value.dtype == torch.float64 and grad.abs().sum() > 0
@@ -86,22 +89,30 @@ def test_single_teacher_kd_and_avg_kd_differ_in_gradient_when_teachers_disagree(
 @pytest.mark.parametrize(("accuracies", "chosen"), [([0.5, 0.9, 0.7], 1), ([0.8, 0.3, 0.8], 0)])
 def test_kd_best_picks_the_most_accurate_teacher_earliest_on_ties(accuracies: list[float], chosen: int) -> None:
     config = apply_overrides(
-        default_config("digits"), ["method.name=kd", "teachers=[{arch: tiny_resnet}, {arch: tiny_vgg}, {arch: tiny_cnn}]"]
+        default_config("digits"),
+        ["method.name=kd", "teachers=[{arch: tiny_resnet}, {arch: tiny_vgg}, {arch: tiny_cnn}]"],
     )
     method = create_method(config)
     from asib_sweeps.methods.base import MethodContext
 
     method.build(
         MethodContext(
-            config=config, num_classes=CLASSES, train_labels=LABELS, student=None, teachers=[None] * 3,  # type: ignore[arg-type, list-item]
-            student_probe=output(random_logits(seed=4)), teacher_probes=[], teacher_val_accuracies=lambda: accuracies,
+            config=config,
+            num_classes=CLASSES,
+            train_labels=LABELS,
+            student=None,  # type: ignore[arg-type]
+            teachers=[None] * 3,  # type: ignore[list-item]
+            student_probe=output(random_logits(seed=4)),
+            teacher_probes=[],
+            teacher_val_accuracies=lambda: accuracies,
         )
     )
     assert method.chosen_teacher(3) == chosen
 
 
 def test_kd_refuses_a_teacher_index_beyond_the_teachers() -> None:
-    with pytest.raises(ConfigError, match=r"method.kd.teacher must be 'best' or an index below .* \(2\).*got method.kd.teacher=2"):
+    expected = r"method.kd.teacher must be 'best' or an index below .* \(2\).*got method.kd.teacher=2"
+    with pytest.raises(ConfigError, match=expected):
         run_config("kd", "method.kd.teacher=2")
     with pytest.raises(ConfigError, match="method.kd.teacher"):
         run_config("kd", "method.kd.teacher=-1")
@@ -109,7 +120,8 @@ def test_kd_refuses_a_teacher_index_beyond_the_teachers() -> None:
 
 def test_kd_best_is_the_teacher_most_accurate_on_validation_in_a_real_run(teacher_cache: TeacherCache) -> None:
     run = TrainingRun.create(
-        small_digits_config("method.name=kd", "epochs=1"), teacher_states=teacher_states(small_digits_config(), teacher_cache)
+        small_digits_config("method.name=kd", "epochs=1"),
+        teacher_states=teacher_states(small_digits_config(), teacher_cache),
     )
     metrics = run.run_epoch()
     # The teachers see every class, so the evaluator's per-teacher val accuracy is over the whole split.
@@ -153,8 +165,82 @@ def ebkd_reference(student: Tensor, teacher_logits: list[Tensor], tau: float) ->
 def test_weighted_multi_teacher_losses_match_the_authors_loop(name: str, reference, count: int) -> None:
     tau = 3.0
     student, teacher_logits = random_logits(seed=10), teachers(count, 11)
-    method_loss = method_terms(run_config(name, f"method.{name}.tau={tau}"), student, teacher_logits)
+    logit_part = ["method.ca_mkd.w_feat=0"] if name == "ca_mkd" else []
+    method_loss = method_terms(run_config(name, f"method.{name}.tau={tau}", *logit_part), student, teacher_logits)
     assert_matches(method_loss, lambda s: reference(s, teacher_logits, tau), student)
+
+
+def ca_mkd_feature_reference(student_map: Tensor, teacher_maps: list[Tensor], embeddings, heads) -> Tensor:
+    """models/util.CalWeight (Embed with convs=False, the teacher's avgpool + fc) and distiller_zoo/CAMKD.py."""
+    feat_s, s_h = student_map, student_map.shape[2]
+    trans_list, out_list = [], []
+    for embed, head, mid_feat_t in zip(embeddings, heads, teacher_maps):
+        t_h = mid_feat_t.shape[2]
+        if s_h >= t_h:
+            feat_s = F.adaptive_avg_pool2d(feat_s, (t_h, t_h))
+        else:
+            feat_s = F.interpolate(feat_s, size=(t_h, t_h), mode="bilinear")
+        conv, bn = embed[0], embed[1]
+        convolved = F.conv2d(feat_s, conv.weight, conv.bias)
+        trans = F.relu(F.batch_norm(convolved, None, None, bn.weight, bn.bias, training=True))
+        trans_list.append(trans)
+        pooled = F.avg_pool2d(trans, trans.shape[2]).flatten(1)
+        out_list.append(F.linear(pooled, head.classifier.weight, head.classifier.bias))
+    loss_t = torch.stack([F.cross_entropy(o, LABELS, reduction="none") for o in out_list], dim=0)
+    weight = (1.0 - F.softmax(loss_t, dim=0)) / (len(teacher_maps) - 1)
+    loss_st = torch.stack(
+        [F.mse_loss(a, b, reduction="none").reshape(BATCH, -1).mean(-1) for a, b in zip(trans_list, teacher_maps)]
+    )
+    return (weight * loss_st).sum() / (1.0 * BATCH * len(teacher_maps))
+
+
+def test_ca_mkd_feature_part_matches_the_authors_code() -> None:
+    """Two teachers whose last maps are smaller (4x4) and equal (8x8) to the student's: both resize paths."""
+    from asib_sweeps.methods.base import MethodContext
+    from asib_sweeps.models.interface import ModelOutput, ZooModel
+
+    generator = torch.Generator().manual_seed(90)
+    shapes = [(3, 4, 4), (5, 8, 8)]
+    identity = torch.nn.Identity
+    heads = [
+        ZooModel(stem=identity(), stages=[identity()], classifier=torch.nn.Linear(c, CLASSES)).double()
+        for c, _, _ in shapes
+    ]
+    student_map = torch.randn(BATCH, 2, 8, 8, generator=generator, dtype=torch.float64)
+    teacher_maps = [torch.randn(BATCH, *shape, generator=generator, dtype=torch.float64) for shape in shapes]
+    teacher_logits = teachers(2, 91)
+    student_logits = random_logits(seed=93)
+    w_feat = 50.0
+    config = run_config("ca_mkd", f"method.ca_mkd.w_feat={w_feat}")
+
+    def teacher_outputs() -> list[ModelOutput]:
+        pairs = zip(teacher_logits, teacher_maps)
+        return [ModelOutput(logits=t, features=[m], pooled=m.mean((2, 3))) for t, m in pairs]
+
+    method = create_method(config)
+    method.build(
+        MethodContext(
+            config=config, num_classes=CLASSES, train_labels=LABELS, student=heads[0], teachers=heads,
+            student_probe=ModelOutput(logits=student_logits, features=[student_map], pooled=student_map.mean((2, 3))),
+            teacher_probes=teacher_outputs(),
+        )
+    )
+    method.double()
+
+    def terms(student: Tensor, epoch: int) -> dict[str, Tensor]:
+        student_output = ModelOutput(logits=student_logits, features=[student], pooled=student.mean((2, 3)))
+        return method(step(student_output, teacher_outputs(), LABELS, epoch=epoch))
+
+    value, grad = value_and_grad(lambda m: terms(m, epoch=1)["feat"], student_map)
+    expected, expected_grad = value_and_grad(
+        lambda m: w_feat * ca_mkd_feature_reference(m, teacher_maps, method.embeddings, heads), student_map
+    )
+    torch.testing.assert_close(value, expected, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-6, atol=1e-9)
+    assert grad.abs().sum() > 0
+    # The embeddings are trained with the student, and the term waits for the second epoch.
+    assert all(p.requires_grad for p in method.parameters()) and len(list(method.parameters())) == 8
+    assert terms(student_map, epoch=0)["feat"].item() == 0.0
 
 
 def test_ca_mkd_silences_a_teacher_that_never_saw_the_label() -> None:
@@ -192,7 +278,9 @@ def find_optimal_svm_reference(grads: Tensor, nu: float, is_norm: bool) -> Tenso
     return torch.from_numpy(ret)
 
 
-def ae_kd_reference(student: Tensor, teacher_logits: list[Tensor], tau: float, tolerance: float, is_norm: bool) -> Tensor:
+def ae_kd_reference(
+    student: Tensor, teacher_logits: list[Tensor], tau: float, tolerance: float, is_norm: bool
+) -> Tensor:
     """helper/loops.py, ensemble_method == 'AEKD' (gradients by a hook on the student's logits), -r 1 -a 1."""
     grads: list[Tensor] = []
     probe = student.detach().clone().requires_grad_()
@@ -204,11 +292,14 @@ def ae_kd_reference(student: Tensor, teacher_logits: list[Tensor], tau: float, t
     return F.cross_entropy(student, LABELS) + torch.dot(scale, losses)
 
 
-@pytest.mark.parametrize(("count", "tolerance", "svm_norm"), [(2, 0.6, False), (3, 0.6, False), (3, 0.45, True), (3, 2.0, False)])
+@pytest.mark.parametrize(
+    ("count", "tolerance", "svm_norm"), [(2, 0.6, False), (3, 0.6, False), (3, 0.45, True), (3, 2.0, False)]
+)
 def test_ae_kd_matches_the_authors_loop(count: int, tolerance: float, svm_norm: bool) -> None:
     tau = 4.0
     student, teacher_logits = random_logits(seed=40), teachers(count, 41)
-    config = run_config("ae_kd", f"method.ae_kd.tolerance={tolerance}", f"method.ae_kd.svm_norm={str(svm_norm).lower()}")
+    switches = [f"method.ae_kd.tolerance={tolerance}", f"method.ae_kd.svm_norm={str(svm_norm).lower()}"]
+    config = run_config("ae_kd", *switches)
     method_loss = method_terms(config, student, teacher_logits)
     assert_matches(method_loss, lambda s: ae_kd_reference(s, teacher_logits, tau, tolerance, svm_norm), student)
 
@@ -257,7 +348,8 @@ def dist_reference(student: Tensor, teacher_logits: list[Tensor], tau: float, be
     per_teacher = []
     for z_t in teacher_logits:
         y_s, y_t = (student / tau).softmax(dim=1), (z_t / tau).softmax(dim=1)
-        per_teacher.append(beta * tau**2 * inter_class_relation(y_s, y_t) + gamma * tau**2 * intra_class_relation(y_s, y_t))
+        inter, intra = inter_class_relation(y_s, y_t), intra_class_relation(y_s, y_t)
+        per_teacher.append(beta * tau**2 * inter + gamma * tau**2 * intra)
     return F.cross_entropy(student, LABELS) * 1.0 + torch.stack(per_teacher).mean() * 2.0
 
 
@@ -265,7 +357,10 @@ def dist_reference(student: Tensor, teacher_logits: list[Tensor], tau: float, be
 def test_dist_matches_the_authors_loss(count: int) -> None:
     student, teacher_logits = random_logits(seed=60), teachers(count, 61)
     config = run_config("dist", "method.dist.beta=1.5", "method.dist.gamma=0.5")
-    assert_matches(method_terms(config, student, teacher_logits), lambda s: dist_reference(s, teacher_logits, 4.0, 1.5, 0.5), student)
+    def reference(s: Tensor) -> Tensor:
+        return dist_reference(s, teacher_logits, 4.0, 1.5, 0.5)
+
+    assert_matches(method_terms(config, student, teacher_logits), reference, student)
 
 
 # ---------------------------------------------------------------- NKD
@@ -292,7 +387,10 @@ def nkd_reference(student: Tensor, teacher_logits: list[Tensor], temp: float, ga
 def test_nkd_matches_the_authors_loss(count: int) -> None:
     student, teacher_logits = random_logits(seed=70), teachers(count, 71)
     config = run_config("nkd", "method.nkd.tau=2.0", "method.nkd.gamma=1.5")
-    assert_matches(method_terms(config, student, teacher_logits), lambda s: nkd_reference(s, teacher_logits, 2.0, 1.5), student)
+    def reference(s: Tensor) -> Tensor:
+        return nkd_reference(s, teacher_logits, 2.0, 1.5)
+
+    assert_matches(method_terms(config, student, teacher_logits), reference, student)
 
 
 # ---------------------------------------------------------------- logit standardisation
@@ -307,7 +405,11 @@ def test_kd_with_logit_standardization_matches_the_authors_kd_loss() -> None:
     tau, w_ce, w_kd = 2.0, 0.1, 9.0
     student, teacher = random_logits(seed=80), random_logits(seed=81)
     config = run_config(
-        "kd", "method.kd.logit_standardization=true", f"method.kd.tau={tau}", f"method.kd.w_ce={w_ce}", f"method.kd.w_kd={w_kd}"
+        "kd",
+        "method.kd.logit_standardization=true",
+        f"method.kd.tau={tau}",
+        f"method.kd.w_ce={w_ce}",
+        f"method.kd.w_kd={w_kd}",
     )
 
     def reference(s: Tensor) -> Tensor:
@@ -323,7 +425,11 @@ def test_dkd_with_logit_standardization_matches_the_authors_dkd_loss() -> None:
     tau, alpha, beta = 2.0, 9.0, 72.0
     student, teacher = random_logits(seed=82), random_logits(seed=83)
     config = run_config(
-        "dkd", "method.dkd.logit_standardization=true", f"method.dkd.tau={tau}", f"method.dkd.alpha={alpha}", f"method.dkd.beta={beta}"
+        "dkd",
+        "method.dkd.logit_standardization=true",
+        f"method.dkd.tau={tau}",
+        f"method.dkd.alpha={alpha}",
+        f"method.dkd.beta={beta}",
     )
     warmup = config.method.dkd.warmup_epochs
 

@@ -50,7 +50,8 @@ class EntropyBasedKD(DistillMethod):
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         s = self.settings
         teacher_logits = [t.logits.detach() for t in step.teachers]
+        weights = entropy_weights(teacher_logits)
         return {
             "ce": s.w_ce * F.cross_entropy(step.student.logits, step.labels),
-            "kd": s.w_kd * weighted_teacher_kl(entropy_weights(teacher_logits), step.student.logits, teacher_logits, s.tau),
+            "kd": s.w_kd * weighted_teacher_kl(weights, step.student.logits, teacher_logits, s.tau),
         }

@@ -31,6 +31,15 @@ def soft_kl_to_probs(target_probs: Tensor, input_logits: Tensor, tau: float) -> 
     return per_sample.mean() * tau**2
 
 
+def seen_mask(classes: list[int] | None, num_classes: int, device: torch.device) -> Tensor | None:
+    """A teacher's class subset as a bool mask [C] (None: it saw every class)."""
+    if classes is None:
+        return None
+    mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
+    mask[torch.tensor(classes, device=device)] = True
+    return mask
+
+
 def mask_unseen_classes(logits: Tensor, seen: Tensor | None) -> Tensor:
     """Give classes outside `seen` (bool [C]) the MASKED_LOGIT; None leaves logits as they are."""
     if seen is None:

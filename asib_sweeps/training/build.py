@@ -14,7 +14,7 @@ from asib_sweeps.config import RunConfig
 from asib_sweeps.data import DataBundle, Split, eval_batches, load_data, student_subset
 from asib_sweeps.methods import create_method
 from asib_sweeps.methods.base import DistillMethod, MethodContext
-from asib_sweeps.methods.functional import mask_unseen_classes
+from asib_sweeps.methods.functional import mask_unseen_classes, seen_mask
 from asib_sweeps.models import ZooModel, create_model
 from asib_sweeps.training.device import FastPaths, resolve_fast_paths
 from asib_sweeps.training.rng import seed_everything
@@ -71,7 +71,7 @@ def _build_teachers(
         teacher = _build_model(spec.arch, num_classes, fast, device, spec=None)
         teacher.load_state_dict(state)
         teachers.append(teacher)
-        seen.append(_seen_mask(spec.classes, num_classes, device))
+        seen.append(seen_mask(spec.classes, num_classes, device))
     return teachers, seen
 
 
@@ -140,10 +140,3 @@ def _build_model(arch: str, num_classes: int, fast: FastPaths, device: torch.dev
         model = model.to(memory_format=torch.channels_last)
     return model
 
-
-def _seen_mask(classes: list[int] | None, num_classes: int, device: torch.device) -> Tensor | None:
-    if classes is None:
-        return None
-    mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
-    mask[torch.tensor(classes, device=device)] = True
-    return mask
