@@ -103,8 +103,6 @@ class DistillMethod(nn.Module):
     uses_teachers: ClassVar[bool] = True
     settings_type: ClassVar[type[MethodSettings] | None] = None
     """The method's own config section, `method.<name>` (None: it has none)."""
-    shares_settings_of: ClassVar[str | None] = None
-    """Read another method's section instead of declaring one (no method does so today)."""
     dataset_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     """Per data set, section values that replace the declared defaults (chosen on
     validation: docs/benchmarks.md)."""
@@ -116,9 +114,7 @@ class DistillMethod(nn.Module):
 
     @classmethod
     def section_name(cls) -> str | None:
-        """The `method.<section>` this method reads, or None."""
-        if cls.shares_settings_of is not None:
-            return cls.shares_settings_of
+        """The `method.<section>` this method reads (its own name), or None."""
         return cls.name if cls.settings_type is not None else None
 
     def build(self, context: MethodContext) -> None:
