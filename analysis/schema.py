@@ -107,6 +107,7 @@ METRIC_COLUMNS: tuple[Column, ...] = (
     Column("teacher*_test_acc_after", "float64", "Last epoch of a phase that adapts teachers: teacher k's test accuracy after it."),
     Column("steps", "int64", "Optimiser steps in the epoch."),
     Column("synergy_pull_on", "float64", "ASIB: 1 when the synergy's pull toward the student acted in the epoch, else 0."),
+    Column("kd_teacher", "int64", "kd: index of the one teacher distilled from (method.kd.teacher, `best` resolved)."),
     Column("beta_epoch", "float64", "The beta of this epoch's warm-up schedule, where a method reports it as `beta`."),
     Column("teacher_freeze_level", "int64", "Partial-freezing level of the teachers (-1: none frozen)."),
     Column("student_freeze_level", "int64", "Partial-freezing level of the student (-1: none frozen)."),

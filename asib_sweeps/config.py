@@ -227,6 +227,8 @@ class RunConfig(Section):
         section = method_class(self.method.name).section_name()
         if section is not None:
             getattr(self.method, section).check_run(self.epochs)
+            if self.teachers:
+                getattr(self.method, section).check_teachers(len(self.teachers))
         return self
 
 

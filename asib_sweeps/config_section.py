@@ -20,3 +20,6 @@ class MethodSettings(Section):
 
     def check_run(self, epochs: int) -> None:
         """Refuse settings the run's length contradicts; raise ValueError naming the keys (default: none)."""
+
+    def check_teachers(self, count: int) -> None:
+        """Refuse settings the run's number of teachers contradicts; raise ValueError naming the keys (default: none)."""

@@ -5,9 +5,8 @@ weight(s) (the published setting among them), each trained on the digits default
 the selection seeds 100-104, scored by the mean over seeds of the best validation
 accuracy (the student's val split, never the test split). The highest mean wins; a tie
 keeps the earlier candidate (the published one is listed first). `kd` and `avg_kd`
-share their config section (`method.kd`), so their candidates are scored on the sum of
-both methods' means. Test accuracy is printed beside, for the record only: nothing here
-reads it to choose. The report seeds 0-4 are never run here.
+have a section each (until issue 18 they shared `method.kd` and were scored together).
+Test accuracy is printed beside, for the record only: nothing here reads it to choose. The report seeds 0-4 are never run here.
 
     python benchmarks/select_defaults.py [--methods kd fitnet ...] [--workers 2]
 """
@@ -29,6 +28,12 @@ CANDIDATES: dict[str, list[tuple[str, ...]]] = {
         ("method.kd.w_ce=1.0", "method.kd.w_kd=1.0"),
         ("method.kd.w_ce=1.0", "method.kd.w_kd=0.5"),
     ],
+    "avg_kd": [
+        ("method.avg_kd.w_ce=0.1", "method.avg_kd.w_kd=0.9"),
+        ("method.avg_kd.w_ce=0.5", "method.avg_kd.w_kd=0.5"),
+        ("method.avg_kd.w_ce=1.0", "method.avg_kd.w_kd=1.0"),
+        ("method.avg_kd.w_ce=1.0", "method.avg_kd.w_kd=0.5"),
+    ],
     "fitnet": [("method.fitnet.weight=100",), ("method.fitnet.weight=10",), ("method.fitnet.weight=1",),
                ("method.fitnet.weight=0.1",)],
     "at": [("method.at.weight=1000",), ("method.at.weight=100",), ("method.at.weight=10",), ("method.at.weight=1",)],
@@ -45,7 +50,7 @@ CANDIDATES: dict[str, list[tuple[str, ...]]] = {
 }
 """method -> candidate override sets. asib is tuned on its `cccp` rung, the first that has A-phases."""
 
-SCORED_ON = {"kd": ("kd", "avg_kd"), "asib": ("cccp",)}
+SCORED_ON = {"asib": ("cccp",)}
 """The arms a method's candidates are trained and scored on (default: the method itself)."""
 
 

@@ -1,4 +1,8 @@
-"""Class overlap between the teachers (method.md section 6): asib and avg_kd at each overlap, x seeds.
+"""Class overlap between the teachers (method.md section 6): asib and the multi-teacher KD baselines, x seeds.
+
+The baselines are the ones that combine several teachers: avg_kd (AVER, the plain
+average) and the per-sample or per-batch weighted ca_mkd, ebkd and ae_kd, which can
+give a teacher that never saw a sample's class less weight than the average does.
 
 At overlap p, a seeded permutation of the C classes is cut into a shared head of
 round(pC/100) classes (rounded half up) and a rest split as evenly as possible among
@@ -19,7 +23,7 @@ from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_valu
 if TYPE_CHECKING:
     from asib_sweeps.config import DataConfig, RunConfig
 
-ARMS: tuple[str, ...] = ("asib", "avg_kd")
+ARMS: tuple[str, ...] = ("asib", "avg_kd", "ca_mkd", "ebkd", "ae_kd")
 
 
 def label_space(data: DataConfig) -> list[int]:
@@ -60,11 +64,22 @@ def overlap_config(base: RunConfig, percent: int) -> RunConfig:
     return build_config(data)
 
 
+def arm_config(at_overlap: RunConfig, arm: str) -> RunConfig:
+    """`asib` is the full rung of the ladder; every other arm is the method of that name."""
+    from asib_sweeps.config import build_config
+
+    if arm == "asib":
+        return apply_preset(at_overlap, "full")
+    data = at_overlap.model_dump()
+    data["method"]["name"] = arm
+    return build_config(data)
+
+
 def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
     out = []
     for percent in options.overlaps:
         at_overlap = overlap_config(base, percent)
-        arms = {"asib": apply_preset(at_overlap, "full"), "avg_kd": apply_preset(at_overlap, "avg_kd")}
+        arms = {arm: arm_config(at_overlap, arm) for arm in ARMS}
         for seed in seed_values(base, options.seeds):
             for arm in ARMS:
                 out.append(
@@ -79,7 +94,7 @@ def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
 
 STUDY = Study(
     name="overlap",
-    summary="asib and avg_kd with teachers that share 0, 25, 50, 75 or 100 % of the classes, x seeds",
+    summary="asib, avg_kd, ca_mkd, ebkd and ae_kd with teachers sharing 0, 25, 50, 75 or 100 % of the classes, x seeds",
     trainable="distill",
     options=("seeds", "overlaps"),
     trials=trials,

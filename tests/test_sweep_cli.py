@@ -40,10 +40,10 @@ def dry_run(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
         (["ablation", "--seeds", "1"], 7),
         (["beta"], 32),
         (["beta", "--samples", "5", "--asha"], 5),
-        (["sota"], 24),
-        (["sota", "--seeds", "2"], 16),
-        (["overlap"], 30),
-        (["overlap", "--overlaps", "0", "100", "--seeds", "1"], 4),
+        (["sota"], 39),
+        (["sota", "--seeds", "2"], 26),
+        (["overlap"], 75),
+        (["overlap", "--overlaps", "0", "100", "--seeds", "1"], 10),
         (["finetune"], 2),
         (["finetune", "--for", "overlap"], 10),
     ],
@@ -62,7 +62,10 @@ def test_dry_run_lists_teachers_and_each_trials_arm_seed_and_varying_values(caps
     assert sum(line.startswith("  fine-tune ") for line in lines) == 4
     trial_lines = [line for line in lines if line.startswith("trial ")]
     assert trial_lines[0] == "trial 1: overlap=0 arm=asib seed=0"
-    assert trial_lines[-1] == "trial 8: overlap=100 arm=avg_kd seed=1"
+    assert [line.split(": ")[1] for line in trial_lines[:5]] == [
+        f"overlap=0 arm={arm} seed=0" for arm in ("asib", "avg_kd", "ca_mkd", "ebkd", "ae_kd")
+    ]
+    assert trial_lines[-1] == "trial 20: overlap=100 arm=ae_kd seed=1"
 
 
 def test_dry_run_skips_cached_teachers(capsys, tmp_path):

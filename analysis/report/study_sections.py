@@ -142,7 +142,7 @@ def overlap_sections(sweep: Sweep) -> list[Section]:
     def build() -> list[Block]:
         curve = overlap_curve(sweep.trials)
         if curve.empty:
-            raise MissingData("no finished asib or avg_kd trial yet")
+            raise MissingData("no finished trial of an overlap arm yet")
         blocks: list[Block] = [
             FigureBlock(f"fig-{sweep.slug}-overlap", "Accuracy against class overlap", figures.overlap_curve(curve))
         ]

@@ -21,7 +21,7 @@ needs other values, `dataset_defaults`; `register_method` and one import line in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -76,6 +76,13 @@ class MethodContext:
     student_probe: ModelOutput
     """Outputs of the student on a 2-image probe batch: shapes for sizing heads."""
     teacher_probes: list[ModelOutput]
+    teacher_val_accuracies: Callable[[], list[float]] = lambda: _not_measured()
+    """Each teacher's accuracy on the student's validation split (all its samples, unseen
+    classes masked), measured when called: only a method that chooses a teacher pays for it."""
+
+
+def _not_measured() -> list[float]:
+    raise RuntimeError("this MethodContext was built without the teachers' validation accuracies")
 
 
 @dataclass(frozen=True)
@@ -96,8 +103,6 @@ class DistillMethod(nn.Module):
     uses_teachers: ClassVar[bool] = True
     settings_type: ClassVar[type[MethodSettings] | None] = None
     """The method's own config section, `method.<name>` (None: it has none)."""
-    shares_settings_of: ClassVar[str | None] = None
-    """Read another method's section instead of declaring one (avg_kd reads kd's)."""
     dataset_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     """Per data set, section values that replace the declared defaults (chosen on
     validation: docs/benchmarks.md)."""
@@ -109,9 +114,7 @@ class DistillMethod(nn.Module):
 
     @classmethod
     def section_name(cls) -> str | None:
-        """The `method.<section>` this method reads, or None."""
-        if cls.shares_settings_of is not None:
-            return cls.shares_settings_of
+        """The `method.<section>` this method reads (its own name), or None."""
         return cls.name if cls.settings_type is not None else None
 
     def build(self, context: MethodContext) -> None:

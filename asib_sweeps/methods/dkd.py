@@ -13,6 +13,11 @@ the (1 - p_T,t) coupling and weighs the parts freely:
 with e the 1-based number of the epoch being trained (the paper's linear warm-up).
 All distributions are tau-softened. The parts are computed from log-probabilities
 (log-sum-exp over the non-target classes) so that a near-certain target stays finite.
+
+`logit_standardization` is Sun et al.'s switch (CVPR 2024, logit-standardization-KD):
+student and teacher logits are z-scored before everything above, `tau` is the base
+temperature and the tau^2 factor stays. Their CIFAR-100 setting multiplies alpha and
+beta by 9 and sets tau = 2 (alpha = 9, beta = 72).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from torch import Tensor
 
 from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
-from asib_sweeps.methods.functional import MASKED_LOGIT
+from asib_sweeps.methods.functional import MASKED_LOGIT, standardize_logits
 from asib_sweeps.methods.registry import register_method
 
 
@@ -41,6 +46,9 @@ class DKDSettings(MethodSettings):
     """Weight of non-target-class KD (NCKD)."""
     warmup_epochs: int = Field(20, ge=0)
     """Epochs over which the DKD weight ramps up linearly; must not exceed the run's epochs."""
+    logit_standardization: bool = False
+    """Z-score student and teacher logits before the softmax (Sun et al., CVPR 2024; their CIFAR-100
+    setting: tau=2, alpha=9, beta=72)."""
 
     def check_run(self, epochs: int) -> None:
         if self.warmup_epochs > epochs:
@@ -107,9 +115,11 @@ class DecoupledKnowledgeDistillation(DistillMethod):
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         s = self.settings
         student_logits = step.student.logits
+        prepare = standardize_logits if s.logit_standardization else (lambda logits: logits)
+        student_in = prepare(student_logits)
         per_teacher = []
         for teacher in step.teachers:
-            parts = decoupled_kl(student_logits, teacher.logits.detach(), step.labels, s.tau)
+            parts = decoupled_kl(student_in, prepare(teacher.logits.detach()), step.labels, s.tau)
             per_teacher.append((s.alpha * parts.tckd + s.beta * parts.nckd).mean() * s.tau**2)
         return {
             "ce": F.cross_entropy(student_logits, step.labels),

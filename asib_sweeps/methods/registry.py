@@ -20,11 +20,6 @@ _REGISTRY: dict[str, type[DistillMethod]] = {}
 def register_method(cls: type[DistillMethod]) -> type[DistillMethod]:
     if cls.name in _REGISTRY:
         raise ValueError(f"method {cls.name!r} is registered twice")
-    shared = cls.shares_settings_of
-    if shared is not None and (shared not in _REGISTRY or _REGISTRY[shared].settings_type is None):
-        raise ValueError(f"method {cls.name!r} shares the settings of {shared!r}, which declares none (yet)")
-    if shared is not None and cls.settings_type is not None:
-        raise ValueError(f"method {cls.name!r} declares settings and shares {shared!r}'s; choose one")
     _REGISTRY[cls.name] = cls
     return cls
 

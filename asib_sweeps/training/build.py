@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from asib_sweeps.config import RunConfig
 from asib_sweeps.data import DataBundle, Split, eval_batches, load_data, student_subset
 from asib_sweeps.methods import create_method
 from asib_sweeps.methods.base import DistillMethod, MethodContext
+from asib_sweeps.methods.functional import mask_unseen_classes, seen_mask
 from asib_sweeps.models import ZooModel, create_model
 from asib_sweeps.training.device import FastPaths, resolve_fast_paths
 from asib_sweeps.training.rng import seed_everything
@@ -41,7 +43,7 @@ def build_parts(config: RunConfig, teacher_states: Sequence[Mapping[str, Tensor]
     method = create_method(config)
     student = _build_model(config.student.arch, data.num_classes, fast, device, spec=config.student)
     teachers, teacher_seen = _build_teachers(config, method, teacher_states, data.num_classes, fast, device)
-    _build_method(method, config, data, train_split, student, teachers)
+    _build_method(method, config, data, train_split, student, teachers, teacher_seen)
     method.to(device)
     if fast.compile is not False:
         # In place (nn.Module.compile), so state dicts, blocks() and freezing see the same modules.
@@ -69,7 +71,7 @@ def _build_teachers(
         teacher = _build_model(spec.arch, num_classes, fast, device, spec=None)
         teacher.load_state_dict(state)
         teachers.append(teacher)
-        seen.append(_seen_mask(spec.classes, num_classes, device))
+        seen.append(seen_mask(spec.classes, num_classes, device))
     return teachers, seen
 
 
@@ -80,6 +82,7 @@ def _build_method(
     train_split: Split,
     student: ZooModel,
     teachers: list[ZooModel],
+    teacher_seen: list[Tensor | None],
 ) -> None:
     """Let the method create its own parts, sized from the models' outputs on a 2-image probe."""
     probe = next(eval_batches(train_split, batch_size=2, mean=data.mean, std=data.std))[0]
@@ -96,8 +99,32 @@ def _build_method(
             teachers=teachers,
             student_probe=student_probe,
             teacher_probes=teacher_probes,
+            teacher_val_accuracies=functools.partial(_val_accuracies, teachers, teacher_seen, data, config),
         )
     )
+
+
+@torch.no_grad()
+def _val_accuracies(
+    teachers: list[ZooModel], seen: list[Tensor | None], data: DataBundle, config: RunConfig
+) -> list[float]:
+    """Each teacher's accuracy over the whole validation split the student is selected on.
+
+    Its unseen classes are masked as in training, so a teacher that never saw a class
+    counts those samples as errors: the accuracy answers "how good a single teacher for
+    this student is", which is what `kd`'s `best` needs (the teacher's own fine-tuning
+    accuracy, in the cache's teacher.json, is measured on its class subset only).
+    Plain float32 evaluation, before any compilation.
+    """
+    correct = [0] * len(teachers)
+    for teacher in teachers:
+        teacher.eval()
+    batches = eval_batches(data.val, batch_size=config.data.eval_batch_size, mean=data.mean, std=data.std)
+    for images, labels in batches:
+        for index, (teacher, mask) in enumerate(zip(teachers, seen)):
+            logits = mask_unseen_classes(teacher(images).logits, mask)
+            correct[index] += int((logits.argmax(dim=1) == labels).sum())
+    return [count / len(data.val) for count in correct]
 
 
 def _build_model(arch: str, num_classes: int, fast: FastPaths, device: torch.device, *, spec: Any) -> ZooModel:
@@ -113,10 +140,3 @@ def _build_model(arch: str, num_classes: int, fast: FastPaths, device: torch.dev
         model = model.to(memory_format=torch.channels_last)
     return model
 
-
-def _seen_mask(classes: list[int] | None, num_classes: int, device: torch.device) -> Tensor | None:
-    if classes is None:
-        return None
-    mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
-    mask[torch.tensor(classes, device=device)] = True
-    return mask
