@@ -119,7 +119,9 @@ def load_published_checkpoint(model: ZooModel, path: str | Path, *, arch: str) -
             state[key] = value.clone()
     problem = _first_mismatch(state, expected, arch, model.num_classes)
     if problem is not None:
-        raise PretrainedWeightsError(f"checkpoint={str(path)!r} does not match arch={arch!r}: after the rename {problem}")
+        raise PretrainedWeightsError(
+            f"checkpoint={str(path)!r} does not match arch={arch!r}: after the rename {problem}"
+        )
     model.load_state_dict(state, strict=True)
     return checkpoint
 
