@@ -13,7 +13,6 @@ file and the first such key. The file is read with `weights_only=True` and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,23 +24,14 @@ from torch import Tensor
 from asib_sweeps.models.interface import ZooModel
 from asib_sweeps.models.weights import UNREADABLE_FILE_ERRORS, PretrainedWeightsError
 
-_RESNET = (
-    (r"conv1\.", "stem.0."),
-    (r"bn1\.", "stem.1."),
-    (r"layer(?P<n>[1-3])\.", "stages.{n}."),
-    (r"fc\.", "classifier."),
-)
-_WRN = (
-    (r"conv1\.", "stem."),
-    (r"block(?P<n>[1-3])\.layer\.", "stages.{n}."),
-    (r"bn1\.", "neck.0."),
-    (r"fc\.", "classifier."),
-)
-_VGG = (
-    (r"block0\.", "stem."),
-    (r"block(?P<n>[1-4])\.", "stages.{n}."),
-    (r"classifier\.", "classifier."),
-)
+def _stages(published: str, first: int, count: int) -> tuple[tuple[str, str], ...]:
+    """(`<published><first + i>.`, `stages.<i>.`) for the i-th of `count` published stage names."""
+    return tuple((published.format(first + i), f"stages.{i}.") for i in range(count))
+
+
+_RESNET = (("conv1.", "stem.0."), ("bn1.", "stem.1."), *_stages("layer{}.", 1, 3), ("fc.", "classifier."))
+_WRN = (("conv1.", "stem."), *_stages("block{}.layer.", 1, 3), ("bn1.", "neck.0."), ("fc.", "classifier."))
+_VGG = (("block0.", "stem."), *_stages("block{}.", 1, 4), ("classifier.", "classifier."))
 _FAMILIES: dict[str, tuple[tuple[str, str], ...]] = {
     **dict.fromkeys(
         ("resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet8x4", "resnet32x4"),
@@ -51,7 +41,7 @@ _FAMILIES: dict[str, tuple[tuple[str, str], ...]] = {
     **dict.fromkeys(("vgg8", "vgg11", "vgg13", "vgg16", "vgg19"), _VGG),
 }
 PREFIX_RENAMES: Mapping[str, tuple[tuple[str, str], ...]] = _FAMILIES
-"""Per zoo arch: (published key prefix regex, zoo prefix); `{n}` is the published index minus one."""
+"""Per zoo arch, the whole key map: (published key prefix, zoo key prefix) pairs; the rest of a key is kept."""
 
 PUBLISHED_ARCHS: tuple[str, ...] = tuple(sorted(_FAMILIES))
 """The zoo archs a published RepDistiller / mdistiller file can be imported into."""
@@ -68,13 +58,24 @@ class PublishedCheckpoint:
 
 
 def zoo_key(published_key: str, arch: str) -> str | None:
-    """The zoo state-dict key of a published key (None when no rule of `arch`'s family covers it)."""
-    for pattern, replacement in _FAMILIES[arch]:
-        match = re.match(pattern, published_key)
-        if match:
-            index = match.groupdict().get("n")
-            prefix = replacement.format(n=int(index) - 1) if index is not None else replacement
-            return prefix + published_key[match.end() :]
+    """The zoo state-dict key of a published key (None when no prefix of `arch`'s family covers it)."""
+    return _renamed(published_key, _FAMILIES[arch])
+
+
+def published_state_dict(state: Mapping[str, Tensor], arch: str) -> dict[str, Tensor]:
+    """A zoo state dict under the published key names (the inverse rename), e.g. to write a file
+    the published code reads."""
+    inverse = tuple((zoo, published) for published, zoo in _FAMILIES[arch])
+    renamed = {_renamed(key, inverse): value for key, value in state.items()}
+    if None in renamed:
+        raise ValueError(f"a key of this {arch} state dict has no published name")
+    return renamed  # type: ignore[return-value]
+
+
+def _renamed(key: str, prefixes: tuple[tuple[str, str], ...]) -> str | None:
+    for old, new in prefixes:
+        if key.startswith(old):
+            return new + key[len(old) :]
     return None
 
 
