@@ -39,7 +39,7 @@ def cpu_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env.update(PYTHON=sys.executable, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
     completed = subprocess.run(
         ["bash", str(REPO / "benchmarks" / "gpu.sh"), "--cpu", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=1080, check=False,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1320, check=False,
     )  # fmt: skip
     log = completed.stdout[-6000:] + completed.stderr[-4000:]
     assert completed.returncode == 0, log
