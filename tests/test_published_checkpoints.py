@@ -51,13 +51,15 @@ def test_files_without_batch_counters_and_with_best_acc_load(tmp_path: Path) -> 
 
 def test_another_archs_file_names_the_file_and_the_first_missing_key(tmp_path: Path) -> None:
     path = published_file(tmp_path, reference("resnet8x4", 100).state_dict(), accuracy=70.0)
-    with pytest.raises(PretrainedWeightsError, match=r"ckpt_epoch_240\.pth.*arch='resnet32x4'.*lacks 'stages\.0\.1\."):
+    expected = r"ckpt_epoch_240\.pth.*arch='resnet32x4'.*lacks 'stages\.0\.1\.conv1\.weight' \(published 'layer1\.1\."
+    with pytest.raises(PretrainedWeightsError, match=expected):
         load_published_checkpoint(create_model("resnet32x4", 100), path, arch="resnet32x4")
 
 
 def test_other_class_count_names_the_shape(tmp_path: Path) -> None:
     path = published_file(tmp_path, reference("wrn_40_2", 100).state_dict(), accuracy=70.0)
-    with pytest.raises(PretrainedWeightsError, match=r"'classifier\.weight' has shape \(100, 128\).*needs \(10, 128\)"):
+    expected = r"'classifier\.weight' \(published 'fc\.weight'\) has shape \(100, 128\).*needs \(10, 128\)"
+    with pytest.raises(PretrainedWeightsError, match=expected):
         load_published_checkpoint(create_model("wrn_40_2", 10), path, arch="wrn_40_2")
 
 

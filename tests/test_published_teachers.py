@@ -82,7 +82,8 @@ def test_a_missing_or_mismatched_file_is_a_config_error_naming_the_field(tmp_pat
     with pytest.raises(ConfigError, match=r"teachers\.0\.checkpoint='.*nope\.pth' does not exist"):
         teacher_key(published_config(tmp_path / "nope.pth"), 0)
     wrong = teacher_file(tmp_path, "resnet8", num_classes=100)
-    with pytest.raises(ConfigError, match=r"teachers\.0\.checkpoint: .*'classifier\.weight' has shape \(100, 64\)"):
+    expected = r"teachers\.0\.checkpoint: .*'classifier\.weight' \(published 'fc\.weight'\) has shape \(100, 64\)"
+    with pytest.raises(ConfigError, match=expected):
         teacher_key(published_config(wrong), 0)
     with pytest.raises(ConfigError, match=r"teachers\.0: checkpoint is a finished teacher"):
         apply_overrides(published_config(wrong), ["teachers.0.pretrained_path=w.pt"])

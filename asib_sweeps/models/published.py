@@ -24,6 +24,7 @@ from torch import Tensor
 from asib_sweeps.models.interface import ZooModel
 from asib_sweeps.models.weights import UNREADABLE_FILE_ERRORS, PretrainedWeightsError
 
+
 def _stages(published: str, first: int, count: int) -> tuple[tuple[str, str], ...]:
     """(`<published><first + i>.`, `stages.<i>.`) for the i-th of `count` published stage names."""
     return tuple((published.format(first + i), f"stages.{i}.") for i in range(count))
@@ -131,17 +132,23 @@ def _first_mismatch(state: Mapping[str, Tensor], expected: Mapping[str, Tensor],
     """The first key the renamed file lacks, has extra or has in another shape, or None."""
     missing = [key for key in expected if key not in state]
     if missing:
-        return f"it lacks {missing[0]!r} ({len(missing)} zoo key(s) missing)"
+        return f"it lacks {_named(missing[0], arch)} ({len(missing)} zoo key(s) missing)"
     unexpected = [key for key in state if key not in expected]
     if unexpected:
-        return f"it has {unexpected[0]!r}, which {arch} lacks ({len(unexpected)} such key(s))"
+        return f"it has {_named(unexpected[0], arch)}, which {arch} lacks ({len(unexpected)} such key(s))"
     for key, value in expected.items():
         if state[key].shape != value.shape:
             return (
-                f"its {key!r} has shape {tuple(state[key].shape)}; {arch} with num_classes={classes} "
+                f"its {_named(key, arch)} has shape {tuple(state[key].shape)}; {arch} with num_classes={classes} "
                 f"needs {tuple(value.shape)}"
             )
     return None
+
+
+def _named(zoo: str, arch: str) -> str:
+    """A zoo key with the published name it comes from, as a message shows it."""
+    published = _renamed(zoo, tuple((new, old) for old, new in _FAMILIES[arch]))
+    return f"{zoo!r} (published {published!r})"
 
 
 def _published_state(content: Any, file: Path) -> Mapping[str, Tensor]:
