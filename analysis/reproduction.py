@@ -15,6 +15,7 @@ the 95 % CI of ours minus it is Student's t interval of our mean over seeds, shi
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -122,3 +123,29 @@ def _t_half_width(values: pd.Series, confidence: float) -> float:
     if n < 2:
         return float("nan")
     return float(stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+
+
+def readable_reproduction_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Two decimals as the papers print them; the CI as one `[low, high]` cell."""
+    def number(value: float) -> str:
+        return "—" if pd.isna(value) else f"{value:.2f}"
+
+    def signed(value: float) -> str:
+        return "—" if pd.isna(value) else f"{value:+.2f}"
+
+    return pd.DataFrame(
+        {
+            "teacher → student": table["teacher"] + " → " + table["student"],
+            "method": table["method"],
+            "seeds": table["n"],
+            "ours (last)": table["ours_last"].map(number),
+            "ours (best)": table["ours_best"].map(number),
+            "published": table["published"].map(number),
+            "selection": table["selection"].fillna("—"),
+            "difference": table["difference"].map(signed),
+            "95 % CI": [
+                "—" if math.isnan(low) else f"[{low:+.2f}, {high:+.2f}]"
+                for low, high in zip(table["ci_low"], table["ci_high"])
+            ],
+        }
+    )

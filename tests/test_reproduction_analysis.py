@@ -7,9 +7,16 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.report.reproduction_sections import readable_reproduction_table
-from analysis.reproduction import PUBLISHED, STUDENT_COLUMN, TEACHER_COLUMN, published_value, reproduction_table
+from analysis.reproduction import (
+    PUBLISHED,
+    STUDENT_COLUMN,
+    TEACHER_COLUMN,
+    published_value,
+    readable_reproduction_table,
+    reproduction_table,
+)
 from analysis.stats import MissingData
+from analysis.summary import summary_text
 
 
 def trials(rows: list[tuple[str, str, str, float, float, str]]) -> pd.DataFrame:
@@ -71,3 +78,10 @@ def test_tables_without_the_pair_columns_or_finished_trials_say_why() -> None:
         reproduction_table(trials([(*PAIR, "kd", 0.7, 0.7, "TERMINATED")]).drop(columns=[TEACHER_COLUMN]))
     with pytest.raises(MissingData):
         reproduction_table(trials([(*PAIR, "kd", 0.7, 0.7, "ERROR")]))
+
+
+def test_the_console_summary_of_a_reproduce_sweep_ends_with_ours_vs_published() -> None:
+    table = trials([(*PAIR, "kd", 0.74, 0.75, "TERMINATED"), (*PAIR, "kd", 0.72, 0.73, "TERMINATED")])
+    text = summary_text(table.assign(error=None))
+    assert "ours vs published" in text
+    assert "resnet32x4 → resnet8x4" in text and "73.33" in text and "+-0.33" not in text and "-0.33" in text

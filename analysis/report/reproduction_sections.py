@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
-import pandas as pd
-
 from analysis.report.blocks import Block, Section, Sweep, TableBlock, guarded
-from analysis.reproduction import PUBLISHED_TEACHERS, reproduction_table
+from analysis.reproduction import PUBLISHED_TEACHERS, readable_reproduction_table, reproduction_table
 
 CAPTION = (
     "Top-1 test accuracy (%), mean over seeds of finished trials. last: the final epoch; best: the best epoch, "
@@ -26,29 +22,3 @@ def reproduction_sections(sweep: Sweep) -> list[Section]:
 
     title = f"{sweep.name}: published numbers reproduced"
     return [Section(f"{sweep.slug}-reproduce", title, guarded("reproduction", build))]
-
-
-def readable_reproduction_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Two decimals as the papers print them; the CI as one `[low, high]` cell."""
-    def number(value: float) -> str:
-        return "—" if pd.isna(value) else f"{value:.2f}"
-
-    def signed(value: float) -> str:
-        return "—" if pd.isna(value) else f"{value:+.2f}"
-
-    return pd.DataFrame(
-        {
-            "teacher → student": table["teacher"] + " → " + table["student"],
-            "method": table["method"],
-            "seeds": table["n"],
-            "ours (last)": table["ours_last"].map(number),
-            "ours (best)": table["ours_best"].map(number),
-            "published": table["published"].map(number),
-            "selection": table["selection"].fillna("—"),
-            "difference": table["difference"].map(signed),
-            "95 % CI": [
-                "—" if math.isnan(low) else f"[{low:+.2f}, {high:+.2f}]"
-                for low, high in zip(table["ci_low"], table["ci_high"])
-            ],
-        }
-    )
