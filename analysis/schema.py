@@ -47,7 +47,7 @@ class Column:
 
 TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("trial_id", "string", "Tune's trial id, unique within the experiment."),
-    Column("study", "string", "The study the sweep ran (ablation, beta, sota, overlap, finetune)."),
+    Column("study", "string", "The study the sweep ran (ablation, beta, sota, overlap, reproduce, finetune)."),
     Column("arm", "string", "The rung of the ablation ladder or the method compared."),
     Column("seed", "int64", "The trial's seed."),
     Column("beta", "float64", "method.asib.beta when the method is asib, else null."),

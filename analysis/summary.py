@@ -11,6 +11,7 @@ import math
 import pandas as pd
 
 from analysis.arms import ordered_arms, study_of
+from analysis.reproduction import readable_reproduction_table, reproduction_table
 from analysis.stats import MissingData, PairedDifference, finished, paired_difference, per_seed, spread
 from analysis.tables import STATUSES
 
@@ -108,7 +109,18 @@ def summary_text(trials: pd.DataFrame) -> str:
         lines.append(_text(readable_arm_table(table)) if not table.empty else "no finished trials yet")
     if compared:
         lines.append(f"− ce: arm − ce in {COMPARED}, mean ± std over seeds of the paired differences; p: paired t-test")
+    if study_of(trials) == "reproduce":
+        lines += _reproduction_lines(trials)
     return "\n".join(lines)
+
+
+def _reproduction_lines(trials: pd.DataFrame) -> list[str]:
+    """The reproduce study's ours-vs-published table (analysis.reproduction), when it has finished trials."""
+    try:
+        table = readable_reproduction_table(reproduction_table(trials))
+    except MissingData as missing:
+        return [f"ours vs published: {missing}"]
+    return ["ours vs published (test acc %; difference in the published selection, 95 % t-interval):", _text(table)]
 
 
 def _text(table: pd.DataFrame) -> str:

@@ -40,8 +40,10 @@ class DataConfig(Section):
     """Directory the on-disk data sets are read from (`--data-root`)."""
     download: bool = False
     """Fetch the data set into data.root when it is missing (cifar100 only; `--download`)."""
-    val_fraction: float = Field(0.1, gt=0, lt=1)
-    """Stratified share of the training split held out for model selection."""
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    """Stratified share of the training split held out for model selection. 0 holds out
+    nothing and measures the val metrics on the test split: the published CIFAR protocol
+    (all 50k training images, epochs chosen on the test set), for reproductions only."""
     test_fraction: float = Field(0.3, gt=0, lt=1)
     """Only for data with no official test split (digits)."""
     student_train_size: int | None = Field(None, ge=1)
@@ -96,6 +98,18 @@ class ModelSpec(StudentSpec):
     """A teacher's class subset (overlap study); logits of other classes are masked."""
     seed: int = Field(0, ge=0)
     """A teacher's fine-tuning seed (part of its cache key)."""
+    checkpoint: str | None = None
+    """A published teacher file (RepDistiller / mdistiller `ckpt_epoch_240.pth`) used as it
+    is: no fine-tuning; its val and test accuracy are measured before any student trains."""
+
+    @model_validator(mode="after")
+    def _checkpoint_is_the_whole_teacher(self) -> "ModelSpec":
+        if self.checkpoint is not None and self.starts_pretrained:
+            raise ValueError(
+                "checkpoint is a finished teacher, not a start for fine-tuning; got checkpoint="
+                f"{self.checkpoint!r} with pretrained={self.pretrained}, pretrained_path={self.pretrained_path!r}"
+            )
+        return self
 
 
 class OptimConfig(Section):

@@ -10,6 +10,8 @@ A teacher is fully determined by its spec: architecture, pretrained start, class
 subset, seed, the data it learns from and the fine-tuning recipe. The cache key is a
 hash of exactly those fields, so a teacher is trained once and every sweep that needs
 the same spec reuses it; changing any of them (a different recipe, say) gives a new key.
+A teacher given as a published `checkpoint` is not fine-tuned: its key hashes the file's
+bytes and the data it is measured on (`published_teachers`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import torch
 from torch import Tensor
 
 from asib_sweeps.config import MethodConfig, RunConfig
+from asib_sweeps.data import source_class_count
+from asib_sweeps.published_teachers import checkpoint_identity
 from asib_sweeps.training.checkpoint import load_checkpoint, save_checkpoint
 from asib_sweeps.training.run import TrainingRun
 
@@ -51,7 +55,7 @@ def finetune_config(config: RunConfig, teacher_index: int) -> RunConfig:
             **config.model_dump(),
             "data": data.model_dump(),
             "teachers": [],
-            "student": spec.model_dump(exclude={"classes", "seed"}),
+            "student": spec.model_dump(exclude={"classes", "seed", "checkpoint"}),
             "method": MethodConfig(name="ce").model_dump(),
             "optim": config.teacher_recipe.optim.model_dump(),
             "epochs": config.teacher_recipe.epochs,
@@ -73,6 +77,12 @@ def teacher_identity(config: RunConfig, teacher_index: int) -> dict[str, Any]:
     data = run.data.model_dump(exclude={"download", "eval_batch_size", "student_train_size"})
     if data["dataset"] != "digits":
         data.pop("test_fraction")
+    checkpoint = config.teachers[teacher_index].checkpoint
+    if checkpoint is not None:
+        field = f"teachers.{teacher_index}.checkpoint"
+        classes = source_class_count(run.data)
+        identity = checkpoint_identity(checkpoint, field, arch=run.student.arch, num_classes=classes)
+        return {"arch": run.student.arch, "data": data, **identity}
     return {
         "arch": run.student.arch,
         "pretrained": run.student.pretrained,

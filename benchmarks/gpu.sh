@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The GPU benchmark set of issue 12, in one command, writing one JSON file of all figures.
 #
-#   benchmarks/gpu.sh [OUT.json]          on a CUDA GPU; under 8 minutes on one H100/H200
+#   benchmarks/gpu.sh [OUT.json]          on a CUDA GPU; about 10 minutes on one H100/H200
 #   benchmarks/gpu.sh --cpu [OUT.json]    the same code paths on the CPU with tiny sizes
-#                                         (about a minute and a half on 2 cores); its
+#                                         (about eight minutes on 2 loaded cores); its
 #                                         figures check that the scripts work, they are
 #                                         not measurements
+#   benchmarks/gpu.sh --only reproduce    only the named steps (comma-separated), e.g. the
+#                                         reproduction path alone in about 2 minutes
 #
 # OUT.json defaults to benchmarks/gpu_results.json. Steps, each its own process with a
 # time limit, each writing its figures as JSON (merged by benchmarks/gpu_results.py):
@@ -18,6 +20,10 @@
 #                  ~45 s for the tiny pair, add --with-compile to include it)
 #   data_pipeline  on-device batches vs a torchvision DataLoader
 #   packing        trials per hour at 1, 2 and 4 trials per GPU (--cpu: 1 vs 2 CPU trials)
+#   reproduce      the reproduction path end to end (benchmarks/reproduce_check.py): the
+#                  shipped reproduce config, a random teacher file in the published
+#                  layout saved from CUDA tensors, random CIFAR-shaped data, the CLI's
+#                  import, ce/kd/crd/dkd trials and report (--cpu: resnet56 -> resnet20)
 # A step that fails or runs out of its time is listed under `failed` in the JSON and
 # the script exits 1 after writing the rest; the others still run.
 # The Python is $PYTHON, else the checkout's .venv/bin/python, else python3; the
@@ -31,10 +37,19 @@ usage() {
 mode=gpu
 with_compile=0
 out=""
+only=""
 while (($# > 0)); do
     case "$1" in
         --cpu) mode=cpu ;;
         --with-compile) with_compile=1 ;;
+        --only)
+            if (($# < 2)); then
+                echo "gpu.sh: --only needs step names, e.g. --only reproduce" >&2
+                exit 2
+            fi
+            only=$2
+            shift
+            ;;
         -h | --help) usage; exit 0 ;;
         -*) echo "gpu.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
         *)
@@ -46,6 +61,14 @@ while (($# > 0)); do
             ;;
     esac
     shift
+done
+
+known_steps=step_overhead,kd_throughput,data_pipeline,packing,reproduce
+for name in ${only//,/ }; do
+    if [[ ",$known_steps," != *",$name,"* ]]; then
+        echo "gpu.sh: --only: unknown step '$name' (steps: $known_steps)" >&2
+        exit 2
+    fi
 done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -88,20 +111,26 @@ if [[ $mode == cpu ]]; then
     fi
     pipeline_args=(--images 1000 --repeats 2 --workers 1)
     packing_args=(--cpu)
-    limits=(120 180 60 240)  # generous: a loaded 2-core machine took over 150 s for packing
+    reproduce_args=(--config "$repo/configs/cifar100/reproduce-resnet56-resnet20.yaml" --train 400 --test 100
+        --epochs 1 --gpus-per-trial 0)
+    limits=(120 180 60 240 480)  # generous: a loaded 2-core machine took over 150 s for packing, 275 s for reproduce
 else
     device=(--device cuda)
     step_args=(--batches 40 --repeats 5)
     kd_args=(--steps 100 --repeats 5)
     pipeline_args=(--images 10000 --repeats 5 --workers 4)
     packing_args=(--trials 8 --epochs 4 --steps 150 --shares 1,0.5,0.25 --cpus-per-trial 2)
-    limits=(90 180 45 150)  # seconds per step: 465 in all, under the 8-minute budget
+    reproduce_args=(--train 5000 --test 1000 --epochs 2 --gpus-per-trial 0.25)
+    limits=(90 180 45 150 180)  # seconds per step: 645 in all
 fi
 
-# run_step NAME LIMIT_S COMMAND...: run it with a time limit, record status and seconds.
+# run_step NAME LIMIT_S COMMAND...: run it with a time limit (unless --only leaves it out), record status and seconds.
 run_step() {
     local name=$1 limit=$2 status=ok code=0 begun=$SECONDS
     shift 2
+    if [[ -n "$only" && ",$only," != *",$name,"* ]]; then
+        return 0
+    fi
     echo
     echo "== $name (limit ${limit} s): $*"
     if timeout --kill-after=15 "$limit" "$@"; then
@@ -125,6 +154,8 @@ run_step kd_throughput "${limits[1]}" "$python" "$here/kd_throughput.py" "${devi
 run_step data_pipeline "${limits[2]}" "$python" "$here/data_pipeline.py" "${device[@]}" "${pipeline_args[@]}" \
     --json "$parts/data_pipeline.json"
 run_step packing "${limits[3]}" "$python" "$here/packing.py" "${packing_args[@]}" --json "$parts/packing.json"
+run_step reproduce "${limits[4]}" "$python" "$here/reproduce_check.py" "${reproduce_args[@]}" \
+    --json "$parts/reproduce.json"
 
 shopt -s nullglob
 jsons=("$parts"/*.json)

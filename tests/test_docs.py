@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from published_reference import teacher_file
 
 from asib_sweeps.cli.sweep import main
 from asib_sweeps.config import RunConfig
@@ -39,11 +41,22 @@ def study_of(path: Path) -> str:
 
 
 def test_configs_are_shipped():
-    assert {study_of(path) for path in CONFIGS} >= {"ablation", "sota", "overlap"}
+    assert {study_of(path) for path in CONFIGS} >= {"ablation", "sota", "overlap", "reproduce"}
+
+
+def published_teacher_options(path: Path, folder: Path) -> list[str]:
+    """A reproduce config names a published teacher file; the test makes one in the published layout."""
+    teachers = yaml.safe_load(path.read_text()).get("teachers", [])
+    return [
+        f"--set=teachers.{index}.checkpoint={teacher_file(folder, spec['arch'])}"
+        for index, spec in enumerate(teachers)
+        if "checkpoint" in spec
+    ]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: str(path.relative_to(REPO)))
 def test_every_shipped_config_validates_with_dry_run(capsys, tmp_path, path):
     args = [study_of(path), "--config", str(path), "--data-root", str(tmp_path), "--results", str(tmp_path)]
+    args += published_teacher_options(path, tmp_path / "teachers")
     assert main([*args, "--dry-run"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(" trials")

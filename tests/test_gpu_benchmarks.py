@@ -27,6 +27,8 @@ EXPECTED = [
     "data_pipeline.dataloader.images_per_s",
     "data_pipeline.ratio",
     *(f"packing.concurrent_{n}.{key}" for n in (1, 2) for key in ("wall_s", "trials_per_hour", "trial_s", "speedup")),
+    *(f"reproduce.{key}" for key in ("sweep_s", "trials_finished", "teacher_as_measured", "report_table")),
+    *(f"reproduce.{arm}.wall_s" for arm in ("ce", "kd", "crd", "dkd")),
 ]
 
 
@@ -37,7 +39,7 @@ def cpu_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env.update(PYTHON=sys.executable, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
     completed = subprocess.run(
         ["bash", str(REPO / "benchmarks" / "gpu.sh"), "--cpu", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=660, check=False,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1320, check=False,
     )  # fmt: skip
     log = completed.stdout[-6000:] + completed.stderr[-4000:]
     assert completed.returncode == 0, log
@@ -59,10 +61,22 @@ def test_gpu_sh_cpu_writes_every_figure_finite_and_positive(cpu_results: dict) -
 def test_gpu_sh_cpu_records_its_steps_and_the_sync_check(cpu_results: dict) -> None:
     assert cpu_results["mode"] == "cpu"
     assert cpu_results["failed"] == []
-    assert set(cpu_results["steps"]) == {"step_overhead", "kd_throughput", "data_pipeline", "packing"}
+    assert set(cpu_results["steps"]) == {"step_overhead", "kd_throughput", "data_pipeline", "packing", "reproduce"}
     assert set(cpu_results["benchmarks"]) == set(cpu_results["steps"])
     # The CPU equivalent of set_sync_debug_mode("error"): no host read of a tensor value in any step.
     sync = cpu_results["benchmarks"]["step_overhead"]["sync_check"]
     assert set(sync["arms"]) == set(STEP_ARMS)
     assert cpu_results["sync_check_ok"] is True, sync
     assert cpu_results["total_s"] > 0
+    # The reproduction path: all four trials, the teacher used exactly as measured at import.
+    figures = cpu_results["figures"]
+    assert figures["reproduce.trials_finished"] == 4 and figures["reproduce.teacher_as_measured"] == 1
+
+
+def test_gpu_sh_refuses_an_unknown_only_step() -> None:
+    completed = subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "gpu.sh"), "--cpu", "--only", "packing,nope"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert "--only: unknown step 'nope'" in completed.stderr

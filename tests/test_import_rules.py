@@ -65,7 +65,8 @@ def test_analysis_imports_no_training_code() -> None:
 CORE = (
     "asib_sweeps.config", "asib_sweeps.config_section", "asib_sweeps.config_files", "asib_sweeps.presets",
     "asib_sweeps.data", "asib_sweeps.models", "asib_sweeps.methods", "asib_sweeps.freezing",
-    "asib_sweeps.training", "asib_sweeps.evaluation", "asib_sweeps.teachers", "asib_sweeps.saved_models",
+    "asib_sweeps.training", "asib_sweeps.evaluation", "asib_sweeps.teachers", "asib_sweeps.published_teachers",
+    "asib_sweeps.saved_models",
     "asib_sweeps.docs_config",
 )
 """The training core: what a trial runs, usable without Ray."""

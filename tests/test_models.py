@@ -12,14 +12,11 @@ from asib_sweeps.models import PretrainedWeightsError, ZooModel, create_model, l
 # Spatial size of each stage's feature map for a 32x32 input: pins the CIFAR
 # layouts and the stem adaptations of the timm-backed ImageNet models.
 STAGE_SIZES = {
-    "resnet20": [32, 16, 8],
-    "resnet56": [32, 16, 8],
+    **dict.fromkeys(["resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"], [32, 16, 8]),
     "resnet8x4": [32, 16, 8],
     "resnet32x4": [32, 16, 8],
-    "wrn_16_2": [32, 16, 8],
-    "wrn_40_2": [32, 16, 8],
-    "vgg8": [16, 8, 4, 4],
-    "vgg13": [16, 8, 4, 4],
+    **dict.fromkeys(["wrn_16_1", "wrn_16_2", "wrn_40_1", "wrn_40_2"], [32, 16, 8]),
+    **dict.fromkeys(["vgg8", "vgg11", "vgg13", "vgg16", "vgg19"], [16, 8, 4, 4]),
     "mobilenetv2": [16, 8, 4, 2],
     "resnet50": [32, 16, 8, 4],
     "resnet101": [32, 16, 8, 4],

@@ -150,11 +150,23 @@ def test_an_existing_sweep_needs_resume_and_a_bad_auth_mode_is_refused(capsys, t
 def test_every_study_gives_each_trial_the_fields_the_results_writer_needs():
     base = apply_overrides(default_config("digits"), ["epochs=4", "method.asib.stages=2"])  # dkd warm-up 4 fits
     constants = {"study": "x", "code_revision": "abc", "teacher_cache": "/c", "checkpoint_every": 1}
+    one_teacher = apply_overrides(base, ["teachers=[{arch: tiny_resnet}]"])  # the published protocol's
     for study in STUDIES.values():
-        trials = study.trials(base, StudyOptions(seeds=2, samples=3))
+        trials = study.trials(one_teacher if study.name == "reproduce" else base, StudyOptions(seeds=2, samples=3))
         plan = study.tune_plan(trials, StudyOptions(seeds=2, samples=3), constants)
         assert {"study", "arm", "seed", "teacher_keys", "code_revision", "config"} <= set(plan.param_space), study.name
         assert len({trial.name for trial in trials}) == len(trials), study.name
+
+
+def test_reproduce_refuses_more_than_one_teacher_before_anything_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "--results", str(tmp_path), "--dry-run"])  # digits' default has two teachers
+    assert exit_info.value.code == 2
+    assert "the published protocol distils from one teacher; got 2: teachers=['tiny_resnet', 'tiny_vgg']" in (
+        capsys.readouterr().err
+    )
+    assert main(["reproduce", "--results", str(tmp_path), "--dry-run", "--set", "teachers=[{arch: tiny_vgg}]"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "12 trials"  # ce, kd, crd, dkd x 3 seeds
 
 
 def test_grid_fields_follow_the_variant():

@@ -21,14 +21,18 @@ import ray
 import torch
 from ray import tune
 
+from published_reference import teacher_file
+
 from analysis.results import read_results
 from analysis.schema import EPOCH_COLUMNS, TRIAL_COLUMNS
+from asib_sweeps.cli.report import main as report_main
 from asib_sweeps.cli.sweep import main
 from asib_sweeps.cli.sweep_runner import SweepSettings, experiment_constants, resolve_teachers, run_experiment
 from asib_sweeps.config import METHOD_NAMES, apply_overrides, default_config
 from asib_sweeps.training import TrainingRun
 from search_spaces import STUDIES, StudyOptions
 from search_spaces.ablation import ARMS as ABLATION_ARMS
+from search_spaces.reproduce import ARMS as REPRODUCE_ARMS
 from search_spaces.sota import ARMS as SOTA_ARMS
 from search_spaces.study import Trial, grid_plan
 from trainables import distill
@@ -142,6 +146,33 @@ def test_overlap_sweep_trains_teachers_on_their_class_subsets(results, finetuned
     assert first.isdisjoint(second) and first | second == set(range(10))
     teachers, _ = read_results(results / "overlap" / "finetune")
     assert len(teachers) == 2  # the 100 % teachers came from the cache
+
+
+def test_reproduce_sweep_measures_the_published_teacher_distils_and_reports_ours_beside_the_published(
+    tmp_path, capsys
+):
+    """The shipped reproduction config at digits scale: a published-layout teacher file, no fine-tuning."""
+    checkpoint = teacher_file(tmp_path, "resnet56", num_classes=10, accuracy=72.34)
+    config = Path(__file__).resolve().parents[1] / "configs" / "cifar100" / "reproduce-resnet56-resnet20.yaml"
+    digits = ["data.dataset=digits", "data.image_size=16", "data.student_train_size=200", "method.crd.negatives=64"]
+    options = [f"--set=teachers.0.checkpoint={checkpoint}", *(f"--set={item}" for item in digits)]
+    trials, epochs = run_cli(tmp_path / "results", "reproduce", "--config", str(config), "--seeds", "1", *options)
+    out = capsys.readouterr().out
+    assert "teachers: 0 to fine-tune" in out and f"published file {checkpoint} measured as it is" in out
+    check_tables(trials, epochs, study="reproduce", count=len(REPRODUCE_ARMS))
+    assert not (tmp_path / "results" / "reproduce" / "finetune").exists()  # nothing was fine-tuned
+    assert (trials["cfg.data.val_fraction"] == 0).all() and not trials["cfg.runtime.amp"].any()
+    distilled = trials[trials["arm"] != "ce"]
+    key = distilled["teacher_keys"].iloc[0][0]
+    measured = json.loads((tmp_path / "results" / "teachers" / key / "teacher.json").read_text())["metrics"]
+    first = epochs[(epochs["epoch"] == 0) & epochs["trial_id"].isin(distilled["trial_id"])]
+    assert first["teacher0_test_acc"].tolist() == pytest.approx([measured["test_acc"]] * len(distilled))
+    assert measured["recorded_accuracy"] == pytest.approx(72.34)
+
+    assert report_main([str(tmp_path / "results" / "reproduce")]) == 0
+    page = (tmp_path / "results" / "reproduce" / "report.html").read_text()
+    assert "published numbers reproduced" in page and "resnet56 → resnet20" in page
+    assert all(value in page for value in ("69.06", "70.66", "71.16", "71.97"))  # ce, kd, crd, dkd published
 
 
 def test_four_quarter_gpu_trials_share_one_gpu_and_a_cpu_trial_stays_on_cpu(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from asib_sweeps.config import build_config
+from asib_sweeps.config import ConfigError, build_config
 from asib_sweeps.teachers import TeacherCache, start_fine_tuning, store_teacher, train_teacher
 from trainables.config_errors import config_errors_not_retried
 from trainables.placement import gpu_share_errors, trial_device
@@ -22,6 +22,11 @@ def finetune(params: Mapping[str, Any]) -> None:
     checkpoint and only stores.
     """
     with config_errors_not_retried():
+        if "checkpoint" in params["teacher_spec"]:  # the runner imports these before any Tune trial
+            raise ConfigError(
+                f"teacher {params['teacher_key']} is the published file {params['teacher_spec']['checkpoint']}: "
+                "it is measured and cached as it is, never fine-tuned"
+            )
         config = build_config(params["config"])
         device = trial_device(config.runtime.device)
         with gpu_share_errors(device):

@@ -11,6 +11,7 @@ from analysis.overview import config_differences, errors, sweep_overview, teache
 from analysis.report import figures
 from analysis.report.ablation_sections import ablation_sections, info_plane_blocks
 from analysis.report.blocks import Block, FigureBlock, LeftOut, Section, Sweep, TableBlock, TextBlock, guarded
+from analysis.report.reproduction_sections import reproduction_sections
 from analysis.sota import overlap_curve, sota_table
 from analysis.stats import MissingData
 from analysis.summary import OVERLAP_COLUMN, arm_table, percent, readable_arm_table
@@ -185,4 +186,5 @@ SECTIONS = {
     "sota": sota_sections,
     "overlap": overlap_sections,
     "finetune": finetune_sections,
+    "reproduce": reproduction_sections,
 }

@@ -1,6 +1,6 @@
 """asib-sweep: run one study (teachers included) as Ray Tune experiments.
 
-    asib-sweep {finetune,ablation,beta,sota,overlap} [options]
+    asib-sweep {finetune,ablation,beta,sota,overlap,reproduce} [options]
     asib-sweep eval CHECKPOINT [options]
 
 Every option and the whole trial set are validated before Ray starts: a bad option
@@ -126,11 +126,11 @@ def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _F
 
     try:
         trials = study.trials(config, options)
+        runs = [trial.config for trial in trials]
+        if study.trainable != "finetune":  # a published teacher's file is read and checked here
+            runs += [teacher.config for teacher in teacher_trials(runs)]
     except (ConfigError, DataError) as error:
         fail(f"the study's trials are not valid with these options (--config / --set / --dataset): {error}")
-    runs = [trial.config for trial in trials]
-    if study.trainable != "finetune":
-        runs += [teacher.config for teacher in teacher_trials(runs)]
     message = data_plan_error(runs)
     if message is not None:
         fail(f"the study's data cannot be split as configured (--config / --set / --dataset): {message}")
@@ -144,10 +144,13 @@ def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, option
     is_finetune = study.trainable == "finetune"
     teachers = trials if is_finetune else teacher_trials(trial.config for trial in trials)
     missing = [teacher for teacher in teachers if not cache.has(teacher.name)]
-    print(f"teachers: {len(missing)} to fine-tune, {len(teachers) - len(missing)} cached in {cache.root}")
+    published = [teacher for teacher in missing if "checkpoint" in teacher.extra.get("teacher_spec", {})]
+    imports = f", {len(published)} published to measure" if published else ""
+    cached = len(teachers) - len(missing)
+    print(f"teachers: {len(missing) - len(published)} to fine-tune{imports}, {cached} cached in {cache.root}")
     if not is_finetune:
         for teacher in missing:
-            print(f"  fine-tune {teacher.name}")
+            print(f"  {'measure' if teacher in published else 'fine-tune'} {teacher.name}")
     if options.asha and "asha" in study.options:
         print("early stopping: ASHA on val_acc (max)")
     own = missing if is_finetune else trials

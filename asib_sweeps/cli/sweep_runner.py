@@ -191,11 +191,29 @@ def progress_reporter(plan: TunePlan) -> tune.CLIReporter:
     )
 
 
+def import_published_teachers(trials: list[Trial], cache: TeacherCache) -> None:
+    """Measure and cache, in this process, the missing teachers given as published `checkpoint` files."""
+    from asib_sweeps.published_teachers import import_published_teacher
+
+    for trial in trials:
+        spec = trial.extra["teacher_spec"]
+        metrics = import_published_teacher(trial.config, spec["checkpoint"], cache, trial.name, spec)
+        recorded = metrics["recorded_accuracy"]
+        print(
+            f"teacher {trial.name}: published file {spec['checkpoint']} measured as it is: "
+            f"val {100 * metrics['val_acc']:.2f} %, test {100 * metrics['test_acc']:.2f} %"
+            + (f" (the file records {recorded:.2f} %)" if recorded is not None else "")
+        )
+
+
 def resolve_teachers(settings: SweepSettings) -> ExperimentOutcome:
-    """Fine-tune, as parallel trials, the teachers the study's trials need that the cache lacks."""
+    """Import the published teachers, then fine-tune, as parallel trials, the others the cache lacks."""
     is_study = settings.study.trainable == "finetune"
     needed = settings.trials if is_study else teacher_trials(trial.config for trial in settings.trials)
     cache = TeacherCache(settings.teacher_cache)
+    import_published_teachers(
+        [trial for trial in needed if "checkpoint" in trial.extra["teacher_spec"] and not cache.has(trial.name)], cache
+    )
     missing = [trial for trial in needed if not cache.has(trial.name)]
     print(f"teachers: {len(missing)} to fine-tune, {len(needed) - len(missing)} cached in {settings.teacher_cache}")
     if not missing:

@@ -3,7 +3,8 @@
 Each source module only reads its files; the steps every run needs are done here once,
 the same way for all of them: resize to `data.image_size`, keep `data.classes`, carve
 the seeded stratified validation split from train (the test split is never used to
-choose anything) and measure the per-channel statistics on the training images.
+choose anything, unless `data.val_fraction` is 0, the published protocol that the
+reproduction configs follow) and measure the per-channel statistics on the training images.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def load_data(config: DataConfig) -> DataBundle:
         check_classes(config.classes, source.num_classes)
         train, test = keep_classes(train, config.classes), keep_classes(test, config.classes)
     train, test = _resized(train, config.image_size), _resized(test, config.image_size)
-    train, val = stratified_split(train, config.val_fraction, seed=config.split_seed, key="data.val_fraction")
+    if config.val_fraction == 0:  # the published protocol: all of train, epochs chosen on test
+        val = test
+    else:
+        train, val = stratified_split(train, config.val_fraction, seed=config.split_seed, key="data.val_fraction")
     mean, std = channel_stats(train.images)
     return DataBundle(
         train=train,

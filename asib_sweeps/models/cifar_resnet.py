@@ -4,6 +4,11 @@ Depth 6n+2: a 3x3 stem, then three stages of n BasicBlocks at 32, 16 and 8 pixel
 `resnet20` / `resnet56` use widths 16/16/32/64; the `x4` variants of the KD tables
 use 32/64/128/256 (resnet8x4 ~1.23 M, resnet32x4 ~7.43 M parameters for 100
 classes). Shortcuts are 1x1 conv + BN wherever shape changes (option B).
+
+Inside a block the module names are RepDistiller's (`conv1`, `bn1`, `conv2`, `bn2`,
+`downsample`), so its published teacher files load with a prefix rename only
+(`models/published.py`: `conv1`/`bn1` -> `stem.0`/`stem.1`, `layerN` -> `stages.N-1`,
+`fc` -> `classifier`).
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut: nn.Module = nn.Identity()
+        self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
+            self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels),
             )
@@ -37,7 +42,8 @@ class BasicBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + self.shortcut(x))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
 
 
 def build_cifar_resnet(depth: int, widths: Sequence[int], num_classes: int) -> ZooModel:
@@ -64,21 +70,50 @@ def build_cifar_resnet(depth: int, widths: Sequence[int], num_classes: int) -> Z
     return model
 
 
+_THIN = (16, 16, 32, 64)
+_WIDE = (32, 64, 128, 256)
+
+
+@register_model
+def resnet8(num_classes: int) -> ZooModel:
+    return build_cifar_resnet(8, _THIN, num_classes)
+
+
+@register_model
+def resnet14(num_classes: int) -> ZooModel:
+    return build_cifar_resnet(14, _THIN, num_classes)
+
+
 @register_model
 def resnet20(num_classes: int) -> ZooModel:
-    return build_cifar_resnet(20, (16, 16, 32, 64), num_classes)
+    return build_cifar_resnet(20, _THIN, num_classes)
+
+
+@register_model
+def resnet32(num_classes: int) -> ZooModel:
+    return build_cifar_resnet(32, _THIN, num_classes)
+
+
+@register_model
+def resnet44(num_classes: int) -> ZooModel:
+    return build_cifar_resnet(44, _THIN, num_classes)
 
 
 @register_model
 def resnet56(num_classes: int) -> ZooModel:
-    return build_cifar_resnet(56, (16, 16, 32, 64), num_classes)
+    return build_cifar_resnet(56, _THIN, num_classes)
+
+
+@register_model
+def resnet110(num_classes: int) -> ZooModel:
+    return build_cifar_resnet(110, _THIN, num_classes)
 
 
 @register_model
 def resnet8x4(num_classes: int) -> ZooModel:
-    return build_cifar_resnet(8, (32, 64, 128, 256), num_classes)
+    return build_cifar_resnet(8, _WIDE, num_classes)
 
 
 @register_model
 def resnet32x4(num_classes: int) -> ZooModel:
-    return build_cifar_resnet(32, (32, 64, 128, 256), num_classes)
+    return build_cifar_resnet(32, _WIDE, num_classes)

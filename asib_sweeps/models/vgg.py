@@ -4,10 +4,16 @@ Five conv groups (conv3x3 + BN + ReLU each); the first is the stem, max-pooling
 precedes groups 2-4, and at 32x32 the last group runs at 4x4 without a further pool
 (the original pools there only for 64x64 inputs). Global average pooling and one
 linear layer follow. vgg13 ~9.46 M and vgg8 ~3.96 M parameters for 100 classes.
+
+Each group's layers are numbered as in RepDistiller's `blockN` Sequentials (conv, BN,
+ReLU, conv, ...; its last ReLU, applied outside there, carries no weights), and a
+stage's max-pool is the named child `pool`, so published teacher files load with a
+prefix rename only (`models/published.py`: `block0` -> `stem`, `blockN` -> `stages.N-1`).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from torch import nn
@@ -33,8 +39,9 @@ def build_cifar_vgg(groups: Sequence[Sequence[int]], pooled_groups: int, num_cla
     stages: list[nn.Module] = []
     in_channels = groups[0][-1]
     for index, widths in enumerate(groups[1:], start=1):
-        pool = [nn.MaxPool2d(2)] if index <= pooled_groups else []
-        stages.append(nn.Sequential(*pool, *_conv_group(in_channels, widths)))
+        pool = [("pool", nn.MaxPool2d(2))] if index <= pooled_groups else []
+        layers = [(str(number), layer) for number, layer in enumerate(_conv_group(in_channels, widths))]
+        stages.append(nn.Sequential(OrderedDict(pool + layers)))
         in_channels = widths[-1]
     classifier = nn.Linear(in_channels, num_classes)
     model = ZooModel(stem=stem, stages=stages, classifier=classifier)
@@ -49,6 +56,23 @@ def vgg8(num_classes: int) -> ZooModel:
 
 
 @register_model
+def vgg11(num_classes: int) -> ZooModel:
+    return build_cifar_vgg([[64], [128], [256, 256], [512, 512], [512, 512]], pooled_groups=3, num_classes=num_classes)
+
+
+@register_model
 def vgg13(num_classes: int) -> ZooModel:
     groups = [[64, 64], [128, 128], [256, 256], [512, 512], [512, 512]]
+    return build_cifar_vgg(groups, pooled_groups=3, num_classes=num_classes)
+
+
+@register_model
+def vgg16(num_classes: int) -> ZooModel:
+    groups = [[64, 64], [128, 128], [256] * 3, [512] * 3, [512] * 3]
+    return build_cifar_vgg(groups, pooled_groups=3, num_classes=num_classes)
+
+
+@register_model
+def vgg19(num_classes: int) -> ZooModel:
+    groups = [[64, 64], [128, 128], [256] * 4, [512] * 4, [512] * 4]
     return build_cifar_vgg(groups, pooled_groups=3, num_classes=num_classes)

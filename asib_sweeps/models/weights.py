@@ -17,7 +17,7 @@ from asib_sweeps.models.interface import ZooModel
 # What torch.load raises on files that are not (intact) torch archives: garbage
 # bytes surface as KeyError, empty files as EOFError, truncated archives as
 # RuntimeError, pickles of non-tensor objects as UnpicklingError.
-_UNREADABLE_FILE_ERRORS = (RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError)
+UNREADABLE_FILE_ERRORS = (RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError)
 
 
 class PretrainedWeightsError(RuntimeError):
@@ -31,7 +31,7 @@ def load_weights_file(model: ZooModel, path: str | Path, *, arch: str) -> None:
         raise PretrainedWeightsError(f"pretrained_path={str(path)!r} does not exist or is not a file")
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
-    except _UNREADABLE_FILE_ERRORS as error:
+    except UNREADABLE_FILE_ERRORS as error:
         raise PretrainedWeightsError(
             f"pretrained_path={str(path)!r} is not a readable torch weights file: {error}"
         ) from error

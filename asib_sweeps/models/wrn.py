@@ -4,6 +4,11 @@ WRN-d-k: a 3x3 stem of 16 channels, three stages of (d-4)/6 pre-activation
 BasicBlocks of widths 16k/32k/64k at 32, 16 and 8 pixels, then BN + ReLU (the
 neck, since the last stage ends without an activation) and a linear classifier.
 wrn_40_2 ~2.25 M and wrn_16_2 ~0.70 M parameters for 100 classes.
+
+Inside a block the module names are RepDistiller's (`bn1`, `conv1`, `bn2`, `conv2`,
+`convShortcut`), so its published teacher files load with a prefix rename only
+(`models/published.py`: `conv1` -> `stem`, `blockN.layer` -> `stages.N-1`, `bn1` ->
+`neck.0`, `fc` -> `classifier`).
 """
 
 from __future__ import annotations
@@ -25,16 +30,18 @@ class PreActBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
         self.relu = nn.ReLU()
-        self.projection: nn.Conv2d | None = None
-        if in_channels != out_channels or stride != 1:
-            self.projection = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+        # The original's test is on widths only (a stage's first block always changes
+        # them), and its attribute name is kept so published files load by name.
+        self.convShortcut: nn.Conv2d | None = None  # noqa: N815
+        if in_channels != out_channels:
+            self.convShortcut = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
         activated = self.relu(self.bn1(x))
         out = self.conv2(self.relu(self.bn2(self.conv1(activated))))
         # As in the original code: an identity shortcut carries the raw input, a
         # projection shortcut the pre-activated one.
-        shortcut = x if self.projection is None else self.projection(activated)
+        shortcut = x if self.convShortcut is None else self.convShortcut(activated)
         return out + shortcut
 
 
@@ -59,6 +66,16 @@ def build_wide_resnet(depth: int, widen_factor: int, num_classes: int) -> ZooMod
     init_convs_he_fan_out(model)
     nn.init.zeros_(classifier.bias)
     return model
+
+
+@register_model
+def wrn_16_1(num_classes: int) -> ZooModel:
+    return build_wide_resnet(16, 1, num_classes)
+
+
+@register_model
+def wrn_40_1(num_classes: int) -> ZooModel:
+    return build_wide_resnet(40, 1, num_classes)
 
 
 @register_model
