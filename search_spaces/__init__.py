@@ -6,11 +6,11 @@ studies that are not plain grids, its Tune search algorithm and scheduler.
 
 from __future__ import annotations
 
-from search_spaces import ablation, beta, finetune, overlap, sota
+from search_spaces import ablation, beta, finetune, overlap, sota, tuning
 from search_spaces.study import Study, StudyOptions, Trial, TunePlan
 
 STUDIES: dict[str, Study] = {
-    study.name: study for study in (finetune.STUDY, ablation.STUDY, beta.STUDY, sota.STUDY, overlap.STUDY)
+    study.name: study for study in (finetune.STUDY, ablation.STUDY, beta.STUDY, sota.STUDY, overlap.STUDY, tuning.STUDY)
 }
 
 

@@ -81,7 +81,7 @@ STUDY = Study(
     name="overlap",
     summary="asib and avg_kd with teachers that share 0, 25, 50, 75 or 100 % of the classes, x seeds",
     trainable="distill",
-    options=("seeds", "overlaps"),
+    options=("seeds", "overlaps", "margin"),
     trials=trials,
     tune_plan=grid_plan,
 )

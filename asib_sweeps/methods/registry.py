@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod
+from asib_sweeps.tunable import Domain
 
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
@@ -47,6 +48,15 @@ def method_class(name: str) -> type[DistillMethod]:
 def settings_types() -> dict[str, type[MethodSettings]]:
     """Each method's own config section type, by section name (= method name)."""
     return {name: cls.settings_type for name, cls in _REGISTRY.items() if cls.settings_type is not None}
+
+
+def tunable_space(name: str) -> dict[str, Domain]:
+    """The ranges method `name` may be tuned over, keyed by setting name: its own `search_space`,
+    else (a method reading another's section, avg_kd) that method's."""
+    cls = method_class(name)
+    if not cls.search_space and cls.shares_settings_of is not None:
+        return dict(method_class(cls.shares_settings_of).search_space)
+    return dict(cls.search_space)
 
 
 def create_method(config: RunConfig) -> DistillMethod:
