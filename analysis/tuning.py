@@ -60,13 +60,13 @@ def ledger_summary(ledger: pd.DataFrame) -> pd.DataFrame:
                 "complete": len(complete_trials(group)),
                 "best_score": math.nan if best is None else float(best[SCORE]),
                 "best_trial": None if best is None else int(best["number"]),
-                "settings": None if best is None else _short(json.loads(best["settings"])),
+                "settings": None if best is None else short_settings(json.loads(best["settings"])),
             }
         )
     return pd.DataFrame(rows)
 
 
-def _short(settings: dict[str, Any]) -> str:
+def short_settings(settings: dict[str, Any]) -> str:
     """`tau=3.21, w_kd=0.87`: the setting names without their section, values to 3 significant digits."""
     return ", ".join(
         f"{key.rpartition('.')[2]}={value:.3g}" if isinstance(value, float) else f"{key.rpartition('.')[2]}={value}"

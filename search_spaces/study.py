@@ -54,6 +54,8 @@ class StudyOptions:
     """How many of SELECTION_SEEDS each tuning trial trains (its score: their mean best val_acc)."""
     margin: float = DEFAULT_MARGIN_POINTS
     """Equivalence margin of the TOST verdicts in accuracy points, declared before the run."""
+    arms: tuple[str, ...] | None = None
+    """The arms `tune` tunes (None: every arm of the study)."""
     arm_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Arm -> dotted config keys applied over that arm's preset (an experiment file's `arms:`)."""
 

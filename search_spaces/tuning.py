@@ -61,10 +61,14 @@ def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
     if target.arm_configs is None:
         raise ValueError(f"study {target.name} cannot be tuned; tunable studies: {', '.join(TUNABLE_STUDIES)}")
     seeds = selection_seed_values(options.selection_seeds)
+    configs = target.arm_configs(base, options)
+    unknown = sorted(set(options.arms or ()) - set(configs))
+    if unknown:
+        raise ValueError(f"--arms: {unknown[0]!r} is not an arm of {target.name}; its arms: {', '.join(configs)}")
     out = []
-    for arm, config in target.arm_configs(base, options).items():
+    for arm, config in configs.items():
         space = arm_space(config)
-        if not space:
+        if not space or (options.arms is not None and arm not in options.arms):
             continue
         knobs = ", ".join(f"{key.rpartition('.')[2]}~{domain}" for key, domain in space.items())
         for slot in range(options.budget):
@@ -72,6 +76,20 @@ def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
             extra = {"selection_seeds": seeds, "tuned_study": target.name}
             out.append(Trial(name=f"{arm}-t{slot}", labels=labels, config=with_seed(config, seeds[0]), extra=extra))
     return out
+
+
+def tuned_keys(base: RunConfig, options: StudyOptions) -> dict[str, list[str]]:
+    """Dotted key -> the arms (of those tuned) whose tuning samples it."""
+    from search_spaces import get_study
+
+    target = get_study(options.target)
+    keys: dict[str, list[str]] = {}
+    configs = target.arm_configs(base, options) if target.arm_configs is not None else {}
+    for arm, config in configs.items():
+        if options.arms is None or arm in options.arms:
+            for key in arm_space(config):
+                keys.setdefault(key, []).append(arm)
+    return keys
 
 
 def untuned_arms(base: RunConfig, options: StudyOptions) -> list[str]:
@@ -129,7 +147,7 @@ STUDY = Study(
     name="tune",
     summary="choose each arm's settings on selection seeds: the same number of Optuna TPE trials per arm",
     trainable="tune",
-    options=("tuned", "budget", "selection_seeds"),
+    options=("tuned", "budget", "selection_seeds", "arms"),
     trials=trials,
     tune_plan=tune_plan,
 )

@@ -78,6 +78,30 @@ def with_arm_settings(
     return replace(options, arm_settings=arms)
 
 
+def check_tuned_keys(
+    args: argparse.Namespace, study: Study, config: RunConfig, options: StudyOptions, fail: _Fail
+) -> None:
+    """A key the tuning samples cannot also be fixed by --set or --config: the sample would silently win."""
+    if study.trainable != "tune":
+        return
+    from asib_sweeps.config import ConfigError
+    from asib_sweeps.config_files import read_experiment_file, set_layers
+    from search_spaces.tuning import tuned_keys
+
+    try:
+        layers = [*(read_experiment_file(args.config) if args.config is not None else []), *set_layers(args.overrides)]
+        sampled = tuned_keys(config, options)
+    except (ConfigError, ValueError) as error:
+        fail(str(error))
+    for layer in layers:
+        for key in layer.values:
+            if key in sampled:
+                fail(
+                    f"{layer.source}: {key} is sampled by the tuning of arm(s) {', '.join(sampled[key])} "
+                    "(the method file's search_space); drop it, or tune the other arms only (--arms)"
+                )
+
+
 def experiment_keys(config: RunConfig) -> dict[str, Any]:
     """The run's keys that differ from its data set's defaults, without the seeds the protocol derives."""
     from asib_sweeps.config import default_config

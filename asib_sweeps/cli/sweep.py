@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import launch, prepare_cluster
 from asib_sweeps.cli.plan_checks import cluster_gpus_per_node, data_plan_error, gpu_error, local_gpu_count, ray_is_running
-from asib_sweeps.cli.protocol_checks import check_derived_seeds, check_report_seeds, experiment_keys, with_arm_settings
+from asib_sweeps.cli.protocol_checks import (
+    check_derived_seeds,
+    check_report_seeds,
+    check_tuned_keys,
+    experiment_keys,
+    with_arm_settings,
+)
 from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DEFAULTS: names of this module before
     COMMANDS,
     DATASET_NAMES,
@@ -187,6 +193,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     config = base_config(args, fail)  # from here on torch is imported (the config's method registry)
     check_derived_seeds(config, fail)
     options = with_arm_settings(args, study, config, options, fail)
+    check_tuned_keys(args, study, config, options, fail)
     trials = plan_trials(study, config, options, fail)
     check_report_seeds(study, trials, fail)
     sweep_dir = args.results / name
@@ -250,7 +257,7 @@ def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache
         "--teacher-cache": str(cache.root.resolve()),
     }
     flags = {"seeds": "--seeds", "samples": "--samples", "asha": "--asha", "target": "--for", "budget": "--budget"}
-    flags.update({"selection_seeds": "--selection-seeds", "margin": "--margin"})
+    flags.update({"selection_seeds": "--selection-seeds", "margin": "--margin", "arms": "--arms"})
     for option, flag in flags.items():
         if option in study.options:
             options[flag] = getattr(args, option)

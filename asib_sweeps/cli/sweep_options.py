@@ -133,6 +133,8 @@ def _add_study_options(sub: argparse.ArgumentParser, study: Study) -> None:
             help=f"each trial trains seeds {SELECTION_SEEDS.start}..{SELECTION_SEEDS.start}+K-1 and is scored on their "
             f"mean best val_acc (default {DEFAULTS.selection_seeds})",
         )
+    if "arms" in study.options:
+        group.add_argument("--arms", nargs="+", metavar="ARM", help="tune only these arms (default: every arm)")
     if "margin" in study.options:
         group.add_argument(
             "--margin",
@@ -180,6 +182,7 @@ def study_options(args: argparse.Namespace, fail: _Fail) -> StudyOptions:
         budget=getattr(args, "budget", DEFAULTS.budget),
         selection_seeds=getattr(args, "selection_seeds", DEFAULTS.selection_seeds),
         margin=getattr(args, "margin", DEFAULTS.margin),
+        arms=tuple(args.arms) if getattr(args, "arms", None) else None,
     )
 
 
