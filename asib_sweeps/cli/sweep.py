@@ -146,6 +146,18 @@ def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _F
     return trials
 
 
+def protocol_plan(
+    args: argparse.Namespace, study: Study, config: RunConfig, options: StudyOptions, fail: _Fail
+) -> tuple[StudyOptions, list[Trial]]:
+    """The trials, with the experiment file's per-arm settings, after the protocol's checks (protocol_checks)."""
+    check_derived_seeds(config, fail)
+    options = with_arm_settings(args, study, config, options, fail)
+    check_tuned_keys(args, study, config, options, fail)
+    trials = plan_trials(study, config, options, fail)
+    check_report_seeds(study, trials, fail)
+    return options, trials
+
+
 def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, options: StudyOptions) -> None:
     """Teachers to fine-tune (counted), one line per trial of the study, and `<N> trials` last."""
     from search_spaces.finetune import teacher_trials
@@ -191,11 +203,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         fail(f"--name must be a plain folder name, got --name {name!r}")
     check_gpus_here(args, fail)
     config = base_config(args, fail)  # from here on torch is imported (the config's method registry)
-    check_derived_seeds(config, fail)
-    options = with_arm_settings(args, study, config, options, fail)
-    check_tuned_keys(args, study, config, options, fail)
-    trials = plan_trials(study, config, options, fail)
-    check_report_seeds(study, trials, fail)
+    options, trials = protocol_plan(args, study, config, options, fail)
     sweep_dir = args.results / name
     from asib_sweeps.teachers import TeacherCache
 
