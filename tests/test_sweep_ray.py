@@ -92,7 +92,7 @@ def check_tables(trials: pd.DataFrame, epochs: pd.DataFrame, *, study: str, coun
 @pytest.fixture(scope="module")
 def finetuned(results) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`asib-sweep finetune` into the module's results folder: the default teachers, cached."""
-    return run_cli(results, "finetune")
+    return run_cli(results, "finetune", "--seeds", "1")
 
 
 def test_finetune_study_fills_the_teacher_cache(results, finetuned):
