@@ -145,3 +145,11 @@ def test_an_experiment_files_arms_reach_their_arms_only(capsys, tmp_path):
         assert exit_info.value.code == 2, args
         assert named in capsys.readouterr().err, args
     assert main(["tune", "sota", "--arms", "dkd", "--set", "method.kd.tau=3", "--dry-run", "--results", str(tmp_path)]) == 0
+
+
+def test_the_api_passes_the_tuned_study_as_the_positional_study(tmp_path, capsys):
+    from asib_sweeps import run_study
+
+    sweep = run_study("tune", target="sota", budget=2, arms=["kd"], dry_run=True, results=str(tmp_path))
+    assert sweep == tmp_path / "tune"
+    assert capsys.readouterr().out.strip().endswith("2 trials")

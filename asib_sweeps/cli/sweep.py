@@ -172,6 +172,10 @@ def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, option
             print(f"  fine-tune {teacher.name}")
     if options.asha and "asha" in study.options:
         print("early stopping: ASHA on val_acc (max)")
+    if study.trainable == "tune":
+        arms = list(dict.fromkeys(trial.labels["arm"] for trial in trials))
+        seeds = ", ".join(map(str, trials[0].extra["selection_seeds"])) if trials else "-"
+        print(f"budget: {options.budget} Optuna TPE trials per arm for {', '.join(arms)}; selection seeds {seeds}")
     own = missing if is_finetune else trials
     for number, trial in enumerate(own, start=1):
         labels = " ".join(f"{key}={value}" for key, value in trial.labels.items())
