@@ -153,3 +153,34 @@ def test_the_api_passes_the_tuned_study_as_the_positional_study(tmp_path, capsys
     sweep = run_study("tune", target="sota", budget=2, arms=["kd"], dry_run=True, results=str(tmp_path))
     assert sweep == tmp_path / "tune"
     assert capsys.readouterr().out.strip().endswith("2 trials")
+
+
+def test_the_margin_is_recorded_before_the_run(tmp_path):
+    from asib_sweeps.cli.sweep import build_parser, recorded_options
+    from asib_sweeps.cli.sweep_runner import SweepSettings, experiment_constants
+    from asib_sweeps.teachers import TeacherCache
+
+    args = build_parser().parse_args(["ablation", "--margin", "0.5"])
+    assert recorded_options(args, STUDIES["ablation"], TeacherCache(tmp_path))["--margin"] == 0.5  # sweep.json
+    settings = SweepSettings(
+        study=STUDIES["ablation"], options=StudyOptions(margin=0.5), trials=[], results_dir=tmp_path, name="x",
+        teacher_cache=tmp_path, cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None, max_failures=0,
+        checkpoint_every=1, resume=False,
+    )  # fmt: skip
+    assert experiment_constants(settings, study="ablation")["equivalence_margin"] == 0.5  # every trial's params
+
+
+def test_tpe_is_seeded_so_a_plan_proposes_the_same_settings_again():
+    base = default_config("digits")
+    options = StudyOptions(target="sota", budget=3, arms=("dkd",))
+    trials = STUDIES["tune"].trials(base, options)
+    constants = {"study": "tune", "code_revision": "x", "teacher_cache": "/c", "checkpoint_every": 1}
+
+    def proposals() -> list[dict]:
+        plan = STUDIES["tune"].tune_plan(trials, options, constants)
+        plan.search_alg.set_search_properties(plan.metric, plan.mode, plan.param_space)
+        return [plan.search_alg.suggest(f"trial-{index}")["config"]["method"]["dkd"] for index in range(3)]
+
+    first = proposals()
+    assert first == proposals()
+    assert len({entry["beta"] for entry in first}) == 3 and all(0.5 <= entry["beta"] <= 32 for entry in first)

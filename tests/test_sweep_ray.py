@@ -115,6 +115,7 @@ def test_ablation_sweep_reuses_the_cached_teachers(results, finetuned, capsys):
     assert list(by_arm.loc["ce", "teacher_keys"]) == []
     assert len(by_arm.loc["full", "teacher_keys"]) == 2
     assert not by_arm.loc["baseline", "cfg.method.asib.use_ib"] and by_arm.loc["full", "cfg.method.asib.use_pf"]
+    assert (trials["param.equivalence_margin"] == 1.0).all()  # the declared margin travels with every trial
 
 
 def test_sota_sweep_runs_every_baseline(results, finetuned):
