@@ -201,12 +201,15 @@ def summary_text(trials: pd.DataFrame) -> str:
     counts = ", ".join(f"{status} {count}" for status, count in status_counts(trials).items() if count)
     lines = [f"{len(trials)} trials ({counts})"]
     groups = trials.groupby(OVERLAP_COLUMN, sort=True) if OVERLAP_COLUMN in trials.columns else [(None, trials)]
+    compared = False
     for overlap, group in groups:
         table = arm_table(group)
+        compared = compared or any(column.startswith("vs_") for column in table.columns)
         if overlap is not None:
             lines.append(f"class overlap {overlap} %:")
         lines.append(_text(readable_arm_table(table)) if not table.empty else "no finished trials yet")
-    lines.append(legend(margin_points(trials)))
+    explained = legend(margin_points(trials)).split("; ")
+    lines.extend(explained if compared else explained[:1] + explained[-1:])
     return "\n".join(lines)
 
 

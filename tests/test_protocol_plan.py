@@ -139,6 +139,7 @@ def test_an_experiment_files_arms_reach_their_arms_only(capsys, tmp_path):
         (["tune", "sota", "--set", "method.kd.tau=3"], "method.kd.tau is sampled by the tuning of arm(s) kd, avg_kd"),
         (["tune", "sota", "--arms", "kd", "nope"], "'nope' is not an arm of sota"),
         (["ablation", "--margin", "0"], "--margin must be a number of accuracy points"),
+        (["tune", "sota", "--set", "data.split_per_seed=false"], "tune needs data.split_per_seed=true"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             main([*args, "--dry-run", "--results", str(tmp_path)])

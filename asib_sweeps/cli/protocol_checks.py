@@ -4,7 +4,8 @@
   scored on it again.
 - Under data.split_per_seed the studies derive the split and the teachers' seeds from
   each trial's seed, so a base config that sets them would be silently overridden:
-  refused, naming the key.
+  refused, naming the key. `tune` refuses the switch off (selection runs would share
+  the report runs' split).
 - An experiment file's `arms:` names arms of the study it is given to (or, for `tune`,
   of the study tuned), and a `--set` key may not also be an arm's key (one of the two
   would silently lose).
@@ -35,9 +36,15 @@ def check_report_seeds(study: Study, trials: list[Trial], fail: _Fail) -> None:
         fail(message)
 
 
-def check_derived_seeds(config: RunConfig, fail: _Fail) -> None:
-    """Under split_per_seed, split_seed and the teachers' seeds must stay unset (0): the studies set them."""
+def check_derived_seeds(study: Study, config: RunConfig, fail: _Fail) -> None:
+    """Under split_per_seed, split_seed and the teachers' seeds must stay unset (0): the studies set them.
+    The tuning needs the switch on: with one split for every seed, selection runs would share report runs' data."""
     if not config.data.split_per_seed:
+        if study.trainable == "tune":
+            fail(
+                "tune needs data.split_per_seed=true: each selection seed must draw its own split and teachers, "
+                "never a report seed's; got data.split_per_seed=False"
+            )
         return
     given = {"data.split_seed": config.data.split_seed}
     given.update({f"teachers.{index}.seed": spec.seed for index, spec in enumerate(config.teachers)})

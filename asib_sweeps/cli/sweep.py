@@ -150,7 +150,7 @@ def protocol_plan(
     args: argparse.Namespace, study: Study, config: RunConfig, options: StudyOptions, fail: _Fail
 ) -> tuple[StudyOptions, list[Trial]]:
     """The trials, with the experiment file's per-arm settings, after the protocol's checks (protocol_checks)."""
-    check_derived_seeds(config, fail)
+    check_derived_seeds(study, config, fail)
     options = with_arm_settings(args, study, config, options, fail)
     check_tuned_keys(args, study, config, options, fail)
     trials = plan_trials(study, config, options, fail)
