@@ -162,7 +162,9 @@ def write_experiment_file(settings: SweepSettings, ledger: pd.DataFrame) -> Path
         f"# Report run: asib-sweep {options.target} --config {EXPERIMENT_FILE} (seeds outside the selection range).\n"
     )
     body: dict[str, Any] = dict(settings.experiment_keys)
-    body["arms"] = chosen_settings(ledger)
+    chosen = chosen_settings(ledger)
+    given = {arm: dict(values) for arm, values in options.arm_settings.items()}  # --config's arms: stay, under the choice
+    body["arms"] = {arm: {**given.get(arm, {}), **chosen.get(arm, {})} for arm in [*given, *chosen]}
     path = settings.sweep_dir / EXPERIMENT_FILE
     path.write_text(header + yaml.safe_dump(body, sort_keys=False))
     return path
