@@ -188,3 +188,9 @@ def test_tpe_is_seeded_so_a_plan_proposes_the_same_settings_again():
     first = proposals()
     assert first == proposals()
     assert len({entry["beta"] for entry in first}) == 3 and all(0.5 <= entry["beta"] <= 32 for entry in first)
+
+
+def test_every_method_with_settings_declares_what_tune_searches():
+    """A method added with a config section but no search_space would sit out the equal budget unnoticed."""
+    lacking = [name for name in METHOD_NAMES if method_class(name).section_name() and not tunable_space(name)]
+    assert lacking == [], f"declare search_space in these method files (docs/ARCHITECTURE.md): {lacking}"
