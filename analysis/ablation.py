@@ -13,15 +13,15 @@ import re
 import pandas as pd
 
 from analysis.arms import LADDER
-from analysis.stats import finished, paired_difference, per_seed, spread
-from analysis.summary import COMPARED, arm_table
+from analysis.stats import PairedDifference, finished, spread
+from analysis.summary import adjust_family, arm_table, comparison_columns, margin_points, paired
 
 TEACHER_TEST = re.compile(r"^teacher(\d+)_test_acc$")
 
 
 def ablation_table(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
-    """arm_table (vs ce) plus, per rung, `gain_*` over the previous rung present (mean, std, pairs, p on
-    COMPARED), `previous`, `teacher<k>_test_acc_final` (mean over seeds of the last epoch's value)
+    """arm_table (vs ce) plus, per rung, `gain_*` over the previous rung present (summary.COMPARISON_FIELDS on
+    COMPARED; Holm's adjustment and the verdicts over the gains and the vs_ce comparisons together), `previous`, `teacher<k>_test_acc_final` (mean over seeds of the last epoch's value)
     and `wall_time_s` (mean over seeds)."""
     table = arm_table(trials, references=("ce",), study="ablation")
     if table.empty:
@@ -29,20 +29,16 @@ def ablation_table(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     done = finished(trials)
     present = [arm for arm in LADDER if arm in set(table["arm"])]
     previous = {arm: present[index - 1] for index, arm in enumerate(present) if index > 0}
+    margin = margin_points(trials)
+    none = PairedDifference(pairs=0, mean=math.nan, std=math.nan, t=math.nan, p=math.nan)
     gains = []
     for arm in table["arm"]:
         below = previous.get(arm)
-        gain = paired_difference(per_seed(done, arm, COMPARED), per_seed(done, below, COMPARED)) if below else None
-        gains.append(
-            {
-                "previous": below,
-                "gain_mean": gain.mean if gain else math.nan,
-                "gain_std": gain.std if gain else math.nan,
-                "gain_pairs": gain.pairs if gain else 0,
-                "gain_p": gain.p if gain else math.nan,
-            }
-        )
+        gain = paired(done, arm, below, margin) if below else none
+        gains.append({"previous": below, **comparison_columns("gain", gain)})
     table = pd.concat([table, pd.DataFrame(gains)], axis=1)
+    references = [c.removesuffix("_p_holm") for c in table.columns if c.startswith("vs_") and c.endswith("_p_holm")]
+    table = adjust_family(table, [*references, "gain"], margin)  # one family: every comparison of the table
     table = table.merge(final_teacher_accuracy(done, epochs), on="arm", how="left")
     wall = done.groupby("arm")["wall_time_s"].agg(lambda values: spread(values)[1]).rename("wall_time_s")
     return table.merge(wall, left_on="arm", right_index=True, how="left")

@@ -1,6 +1,10 @@
 """The first look at a study: per arm, n, test accuracy (best-validation epoch and final) and the paired
 difference to the references, as a tidy table and as the compact text the console shows.
 
+Each accuracy on COMPARED carries its 95 % t interval over seeds; each paired difference
+its interval, Holm's adjusted p over every comparison of the table, and a verdict with
+TOST at the sweep's equivalence margin (`param.equivalence_margin`, declared with
+--margin before the run; DEFAULT_MARGIN_POINTS for sweeps that predate it).
 The sweep prints this text at its end, and `asib-report --text` prints it per sweep.
 """
 
@@ -12,7 +16,18 @@ import pandas as pd
 
 from analysis.arms import ordered_arms, study_of
 from analysis.reproduction import readable_reproduction_table, reproduction_table
-from analysis.stats import MissingData, PairedDifference, finished, paired_difference, per_seed, spread
+from analysis.stats import (
+    MIN_INTERVAL_N,
+    MissingData,
+    PairedDifference,
+    finished,
+    holm,
+    paired_difference,
+    per_seed,
+    spread,
+    t_interval,
+    verdict,
+)
 from analysis.tables import STATUSES
 
 ACCURACIES = ("test_acc_best_val", "test_acc_final")
@@ -20,41 +35,81 @@ ACCURACIES = ("test_acc_best_val", "test_acc_final")
 COMPARED = "test_acc_best_val"
 """The accuracy the paired differences compare."""
 OVERLAP_COLUMN = "param.overlap"
+MARGIN_COLUMN = "param.equivalence_margin"
+DEFAULT_MARGIN_POINTS = 1.0
+"""search_spaces.study.DEFAULT_MARGIN_POINTS (a test keeps them equal; analysis imports no search_spaces)."""
+
+
+def margin_points(trials: pd.DataFrame) -> float:
+    """The equivalence margin the sweep declared (accuracy points), or the default for older sweeps."""
+    if MARGIN_COLUMN in trials.columns:
+        values = trials[MARGIN_COLUMN].dropna().unique()
+        if len(values) > 1:
+            raise MissingData(f"trials.parquet holds several equivalence margins: {sorted(values)}")
+        if len(values) == 1:
+            return float(values[0])
+    return DEFAULT_MARGIN_POINTS
 
 
 def arm_table(trials: pd.DataFrame, references: tuple[str, ...] = ("ce",), study: str | None = None) -> pd.DataFrame:
     """One row per arm with finished trials, in the study's order.
 
-    Columns: arm, n, `<accuracy>_mean` / `_std` for each of ACCURACIES, and for each
-    reference present `vs_<ref>_mean`, `_std`, `_pairs`, `_p` (paired over seeds, on
-    COMPARED; the reference's own row holds NaN there).
+    Columns: arm, n, `<accuracy>_mean` / `_std` for each of ACCURACIES, `<COMPARED>_ci_low` /
+    `_ci_high` (95 % t interval), and for each reference present `vs_<ref>_` + COMPARISON_FIELDS
+    (paired over seeds, on COMPARED; the reference's own row holds NaN there), with `_p_holm`
+    adjusted over every comparison of the table and `_verdict` (stats.verdict).
     """
     done = finished(trials)
+    margin = margin_points(trials)
+    present = [reference for reference in references if reference in set(done["arm"])]
     rows = []
     for arm in ordered_arms(done["arm"], study or study_of(trials)):
         group = done[done["arm"] == arm]
         row: dict[str, object] = {"arm": arm, "n": len(group)}
         for metric in ACCURACIES:
             _, row[f"{metric}_mean"], row[f"{metric}_std"] = spread(group[metric])
-        for reference in references:
-            if reference not in set(done["arm"]):
-                continue
-            difference = _paired(done, arm, reference)
-            mine = arm == reference
-            row[f"vs_{reference}_mean"] = math.nan if mine else difference.mean
-            row[f"vs_{reference}_std"] = math.nan if mine else difference.std
-            row[f"vs_{reference}_pairs"] = 0 if mine else difference.pairs
-            row[f"vs_{reference}_p"] = math.nan if mine else difference.p
+        row[f"{COMPARED}_ci_low"], row[f"{COMPARED}_ci_high"] = t_interval(group[COMPARED])
+        for reference in present:
+            none = PairedDifference(pairs=0, mean=math.nan, std=math.nan, t=math.nan, p=math.nan)
+            difference = none if arm == reference else paired(done, arm, reference, margin)
+            row.update(comparison_columns(f"vs_{reference}", difference))
         rows.append(row)
-    return pd.DataFrame(rows)
+    return adjust_family(pd.DataFrame(rows), [f"vs_{reference}" for reference in present], margin)
 
 
-def _paired(trials: pd.DataFrame, arm: str, reference: str) -> PairedDifference:
-    """arm - reference over seeds; no pairs (all NaN) where a seed ran more than once in either arm."""
+COMPARISON_FIELDS = ("mean", "std", "pairs", "p", "ci_low", "ci_high", "tost_p")
+
+
+def comparison_columns(prefix: str, difference: PairedDifference) -> dict[str, object]:
+    return {f"{prefix}_{field}": getattr(difference, field) for field in COMPARISON_FIELDS}
+
+
+def paired(trials: pd.DataFrame, arm: str, reference: str, margin: float) -> PairedDifference:
+    """arm - reference over seeds on COMPARED, TOST at `margin` points; no pairs (all NaN) where a
+    seed ran more than once in either arm."""
     try:
-        return paired_difference(per_seed(trials, arm, COMPARED), per_seed(trials, reference, COMPARED))
+        return paired_difference(
+            per_seed(trials, arm, COMPARED), per_seed(trials, reference, COMPARED), margin=margin / 100
+        )
     except MissingData:
         return PairedDifference(pairs=0, mean=math.nan, std=math.nan, t=math.nan, p=math.nan)
+
+
+def adjust_family(table: pd.DataFrame, prefixes: list[str], margin: float) -> pd.DataFrame:
+    """`<prefix>_p_holm` (Holm over every p of these comparisons: the table's family) and `<prefix>_verdict`."""
+    if table.empty or not prefixes:
+        return table
+    adjusted = holm([float(p) for prefix in prefixes for p in table[f"{prefix}_p"]])
+    table = table.copy()
+    for index, prefix in enumerate(prefixes):
+        table[f"{prefix}_p_holm"] = adjusted[index * len(table) : (index + 1) * len(table)]
+        table[f"{prefix}_verdict"] = [
+            None if math.isnan(mean) else verdict(int(pairs), p_holm, tost, margin)
+            for mean, pairs, p_holm, tost in zip(
+                table[f"{prefix}_mean"], table[f"{prefix}_pairs"], table[f"{prefix}_p_holm"], table[f"{prefix}_tost_p"]
+            )
+        ]
+    return table
 
 
 def status_counts(trials: pd.DataFrame) -> pd.Series:
@@ -79,20 +134,67 @@ def signed_points(mean: float, std: float, p: float) -> str:
     return f"{text} (p<0.001)" if p < 0.001 else f"{text} (p={p:.2g})"
 
 
+NO_INTERVAL = f"n<{MIN_INTERVAL_N}: no CI"
+
+
+def with_interval(mean: float, low: float, high: float, std: float = math.nan) -> str:
+    """0.68, 0.53, 0.83 -> "68.0 [53.1, 82.9]"; without an interval, the mean (± std) and why there is none."""
+    if math.isnan(mean):
+        return "—"
+    if math.isnan(low):
+        return f"{percent(mean, std)} ({NO_INTERVAL})"
+    return f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def difference_with_interval(mean: float, low: float, high: float, std: float = math.nan) -> str:
+    """A paired difference in points: "+1.3 [0.2, 2.4]"; without an interval "+1.3 ± 0.4 (n<3: no CI)"."""
+    if math.isnan(mean):
+        return "—"
+    if math.isnan(low):
+        spread_text = "" if math.isnan(std) else f" ± {100 * std:.1f}"
+        return f"{100 * mean:+.1f}{spread_text} ({NO_INTERVAL})"
+    return f"{100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def p_value(p: float) -> str:
+    if math.isnan(p):
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def comparison_cells(table: pd.DataFrame, prefix: str, label: str) -> dict[str, list[str]]:
+    """The three readable columns of one comparison: difference [CI] in pp, Holm's p, the verdict."""
+    columns = [table[f"{prefix}_{part}"] for part in ("mean", "ci_low", "ci_high", "std")]
+    return {
+        f"{label} (pp, 95% CI)": [difference_with_interval(*values) for values in zip(*columns)],
+        f"p Holm ({label})": [p_value(p) for p in table[f"{prefix}_p_holm"]],
+        f"verdict ({label})": [text if isinstance(text, str) else "—" for text in table[f"{prefix}_verdict"]],
+    }
+
+
 def readable_arm_table(table: pd.DataFrame, references: tuple[str, ...] = ("ce",)) -> pd.DataFrame:
     """arm_table with people's column names and formatted cells (accuracies in %)."""
     out = pd.DataFrame({"arm": table["arm"], "n": table["n"]})
-    out["test acc @ best val (%)"] = [
-        percent(m, s) for m, s in zip(table["test_acc_best_val_mean"], table["test_acc_best_val_std"])
-    ]
+    columns = [table[f"{COMPARED}_{part}"] for part in ("mean", "ci_low", "ci_high", "std")]
+    out["test acc @ best val (%, 95% CI)"] = [with_interval(*values) for values in zip(*columns)]
     out["test acc final (%)"] = [
         percent(m, s) for m, s in zip(table["test_acc_final_mean"], table["test_acc_final_std"])
     ]
     for reference in references:
         if f"vs_{reference}_mean" in table.columns:
-            columns = [table[f"vs_{reference}_{part}"] for part in ("mean", "std", "p")]
-            out[f"− {reference} (paired)"] = [signed_points(*values) for values in zip(*columns)]
+            for name, cells in comparison_cells(table, f"vs_{reference}", f"− {reference}").items():
+                out[name] = cells
     return out
+
+
+def legend(margin: float) -> str:
+    """What the table's statistics are, for the console and the report's captions."""
+    return (
+        f"accuracy: mean [95 % t interval] over seeds; − ref: arm − ref in {COMPARED} in points, paired over seeds, "
+        f"[95 % t interval]; p Holm: paired t-test, Holm-adjusted over every comparison of the table; verdict at "
+        f"α 0.05: differs (Holm), equivalent (TOST, two one-sided paired t-tests at the margin ±{margin:g} pt "
+        f"declared before the run), inconclusive (neither); n<{MIN_INTERVAL_N}: no interval and no test"
+    )
 
 
 def summary_text(trials: pd.DataFrame) -> str:
@@ -107,8 +209,8 @@ def summary_text(trials: pd.DataFrame) -> str:
         if overlap is not None:
             lines.append(f"class overlap {overlap} %:")
         lines.append(_text(readable_arm_table(table)) if not table.empty else "no finished trials yet")
-    if compared:
-        lines.append(f"− ce: arm − ce in {COMPARED}, mean ± std over seeds of the paired differences; p: paired t-test")
+    explained = legend(margin_points(trials)).split("; ")
+    lines.extend(explained if compared else explained[:1] + explained[-1:])
     if study_of(trials) == "reproduce":
         lines += _reproduction_lines(trials)
     return "\n".join(lines)

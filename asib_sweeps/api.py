@@ -56,7 +56,9 @@ def run_study(study: str, **options: Any) -> Path:
     if study not in STUDIES:
         raise StudyOptionError(f"study must be one of {', '.join(STUDIES)}; got study={study!r}")
     parser = build_parser(_RaisingParser)
-    args = parser.parse_args([study, *option_arguments(options)])
+    # `tune` takes the study it tunes as its positional STUDY, which `target` names here.
+    positional = [str(options.pop("target"))] if study == "tune" and "target" in options else []
+    args = parser.parse_args([study, *positional, *option_arguments(options)])
     code, sweep_dir = run_parsed(parser, args)
     if code == EXIT_OK:
         return sweep_dir

@@ -52,8 +52,12 @@ class DataConfig(Section):
     classes: list[int] | None = None
     """Restrict the whole run to these class indices (labels keep their indices)."""
     split_seed: int = Field(0, ge=0)
-    """Seeds the validation split and student subset, fixed across trial seeds so
-    arms are compared on the same data."""
+    """Seeds the validation/test split and the student subset. With split_per_seed the studies
+    set it to each trial's seed; the arms of one seed always share it (paired comparisons)."""
+    split_per_seed: bool = True
+    """Each student seed draws its own split and its own teachers: the studies set split_seed and
+    every teacher's seed to the trial's seed, so seed-to-seed spread includes data noise. Off:
+    one split (split_seed) and one set of teachers for every seed."""
     image_size: int = Field(32, ge=8, le=512)
     """Side in pixels every image is resized to (bilinear, antialiased)."""
     crop_padding: int = Field(4, ge=0, le=16)

@@ -8,6 +8,10 @@ file). The layers apply in this order, each over the one before:
 
 Every key is validated as `--set` is, and an error names the file (or the `--set`
 item) the offending value came from, so nothing in a file is ever silently dropped.
+
+A file may also hold `arms:`, a mapping from a study's arm to keys set for that arm
+only (over the arm's preset), as `asib-sweep tune` writes its chosen settings; the
+studies that have arms (ablation, sota) read them, and every other study refuses them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import yaml
 from asib_sweeps.config import ConfigError, RunConfig, build_config, set_dotted
 
 EXTENDS_KEY = "extends"
+ARMS_KEY = "arms"
 MAX_EXTENDS_DEPTH = 4
 """A file, its base, the base's base ...: at most this many files in one chain."""
 SGD_ONLY_KEYS = ("momentum", "nesterov")
@@ -34,6 +39,8 @@ class Layer:
 
     source: str
     values: dict[str, Any] = field(default_factory=dict)
+    arms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Arm -> dotted keys set for that arm only (an experiment file's `arms:`)."""
 
 
 def read_experiment_file(path: str | Path) -> list[Layer]:
@@ -64,6 +71,26 @@ def layered_config(base: RunConfig, layers: Sequence[Layer]) -> RunConfig:
     config = build_config(data, origin=lambda key: origin_of(layers, key))
     _refuse_sgd_keys_with_adamw(config, layers)
     return config
+
+
+def arm_settings(layers: Sequence[Layer]) -> dict[str, dict[str, Any]]:
+    """Each arm's keys over all layers, a later layer's value winning."""
+    merged: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        for arm, values in layer.arms.items():
+            merged.setdefault(arm, {}).update(values)
+    return merged
+
+
+def changed_keys(config: RunConfig, defaults: RunConfig) -> dict[str, Any]:
+    """Dotted keys whose value in `config` differs from `defaults` (a list is one value), for an experiment file."""
+
+    def walk(prefix: str, now: Any, before: Any) -> dict[str, Any]:
+        if isinstance(now, dict) and isinstance(before, dict):
+            return {k: v for key in now for k, v in walk(f"{prefix}{key}.", now[key], before.get(key)).items()}
+        return {} if now == before else {prefix.rstrip("."): now}
+
+    return walk("", config.model_dump(), defaults.model_dump())
 
 
 def dataset_of(layers: Sequence[Layer]) -> str | None:
@@ -117,7 +144,18 @@ def _read_chain(path: Path, chain: tuple[Path, ...]) -> list[Layer]:
         if not isinstance(base, str) or not base:
             raise ConfigError(f"{resolved}: {EXTENDS_KEY} must be one file name (a string); got {base!r}")
         parents = _read_chain(resolved.parent / base, (*chain, resolved))
-    return [*parents, Layer(source=str(resolved), values=_dotted(data, resolved))]
+    arms = _arms(data.pop(ARMS_KEY, {}), resolved)
+    return [*parents, Layer(source=str(resolved), values=_dotted(data, resolved), arms=arms)]
+
+
+def _arms(data: Any, path: Path) -> dict[str, dict[str, Any]]:
+    """`arms:` as arm -> dotted keys; anything but a mapping of names to mappings is an error."""
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ConfigError(f"{path}: {ARMS_KEY} must map arm names to mappings of config keys; got {data!r}")
+    for arm in data:
+        if not isinstance(arm, str) or not arm:
+            raise ConfigError(f"{path}: {ARMS_KEY} keys must be arm names (strings); got {arm!r}")
+    return {arm: _dotted(values, path, "") for arm, values in data.items()}
 
 
 def _load_mapping(path: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the config (and with it the method registry, torch) only where a preset is applied
     from asib_sweeps.config import RunConfig
 
-_SWITCHES = ("use_ib", "use_cccp", "use_tadapt", "use_pf")
+SWITCHES = ("use_ib", "use_cccp", "use_tadapt", "use_pf")
 
 LADDER: MappingProxyType[str, tuple[bool, bool, bool, bool]] = MappingProxyType(
     {
@@ -27,11 +27,34 @@ LADDER: MappingProxyType[str, tuple[bool, bool, bool, bool]] = MappingProxyType(
 )
 """Rung name -> the values of (use_ib, use_cccp, use_tadapt, use_pf), in ladder order."""
 
+_EVERY_RUNG = ("w_ce", "w_kd", "tau_syn", "synergy_student_weight")
+RUNG_KNOBS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "baseline": _EVERY_RUNG,
+        "ib": (*_EVERY_RUNG, "beta"),
+        "cccp": (*_EVERY_RUNG, "beta", "a_min_steps"),
+        "tadapt": (*_EVERY_RUNG, "beta", "a_min_steps", "teacher_lr", "l2sp_weight"),
+        "full": (*_EVERY_RUNG, "beta", "a_min_steps", "teacher_lr", "l2sp_weight", "pf_start_level"),
+    }
+)
+"""Rung -> the ASIB settings (keys of ASIB's `search_space`) `asib-sweep tune` searches on it.
+
+A rung tunes the student's loss weights, the synergy temperature and pull, and the knobs of
+the switches it turns on (beta for the bottleneck, the A-phase length for CCCP, the teachers'
+learning rate and L2-SP weight for T-Adapt, the first freeze level for partial freezing): a
+knob a rung's switches do not read would only spend the rung's budget on noise. Each rung
+gets the same number of trials as every other arm, however many knobs it has."""
+
 REFERENCES: tuple[str, ...] = ("ce", "avg_kd")
 """Methods run beside the ladder; their presets only set method.name."""
 
 RUNGS: tuple[str, ...] = tuple(LADDER)
 PRESETS: tuple[str, ...] = RUNGS + REFERENCES
+
+
+def rung_of(switches: tuple[bool, bool, bool, bool]) -> str | None:
+    """The rung whose (use_ib, use_cccp, use_tadapt, use_pf) these are, or None (not a rung)."""
+    return next((rung for rung, values in LADDER.items() if values == switches), None)
 
 
 def apply_preset(config: RunConfig, name: str) -> RunConfig:
@@ -45,5 +68,5 @@ def apply_preset(config: RunConfig, name: str) -> RunConfig:
         data["method"]["name"] = name
     else:
         data["method"]["name"] = "asib"
-        data["method"]["asib"].update(zip(_SWITCHES, LADDER[name], strict=True))
+        data["method"]["asib"].update(zip(SWITCHES, LADDER[name], strict=True))
     return build_config(data)

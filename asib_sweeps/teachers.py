@@ -74,7 +74,8 @@ def teacher_key(config: RunConfig, teacher_index: int) -> str:
 def teacher_identity(config: RunConfig, teacher_index: int) -> dict[str, Any]:
     """Exactly the fields that decide what a fine-tuned teacher is."""
     run = finetune_config(config, teacher_index)
-    data = run.data.model_dump(exclude={"download", "eval_batch_size", "student_train_size"})
+    # split_per_seed only says how studies derive split_seed and the teacher's seed, both part of the key.
+    data = run.data.model_dump(exclude={"download", "eval_batch_size", "student_train_size", "split_per_seed"})
     if data["dataset"] != "digits":
         data.pop("test_fraction")
     checkpoint = config.teachers[teacher_index].checkpoint

@@ -6,12 +6,14 @@ studies that are not plain grids, its Tune search algorithm and scheduler.
 
 from __future__ import annotations
 
-from search_spaces import ablation, beta, finetune, overlap, reproduce, sota
+from search_spaces import ablation, beta, finetune, overlap, reproduce, sota, tuning
 from search_spaces.study import Study, StudyOptions, Trial, TunePlan
 
 STUDIES: dict[str, Study] = {
     study.name: study
-    for study in (finetune.STUDY, ablation.STUDY, beta.STUDY, sota.STUDY, overlap.STUDY, reproduce.STUDY)
+    for study in (
+        finetune.STUDY, ablation.STUDY, beta.STUDY, sota.STUDY, overlap.STUDY, reproduce.STUDY, tuning.STUDY
+    )
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from asib_sweeps.presets import PRESETS, apply_preset
-from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
+from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed, with_settings
 
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
@@ -14,10 +14,19 @@ ARMS: tuple[str, ...] = PRESETS
 """baseline, ib, cccp, tadapt, full (the ladder), then ce and avg_kd."""
 
 
+def arm_configs(base: RunConfig, options: StudyOptions) -> dict[str, RunConfig]:
+    """Each arm's preset, with its settings from an experiment file's `arms:` (a tuning's choice) on top."""
+    return {
+        arm: with_settings(apply_preset(base, arm), options.arm_settings.get(arm, {}), f"arms.{arm}")
+        for arm in ARMS
+    }
+
+
 def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
     """Seed-major, so every arm has a finished seed early in the sweep."""
+    configs = arm_configs(base, options)
     return [
-        Trial(name=f"{arm}-s{seed}", labels={"arm": arm, "seed": seed}, config=with_seed(apply_preset(base, arm), seed))
+        Trial(name=f"{arm}-s{seed}", labels={"arm": arm, "seed": seed}, config=with_seed(configs[arm], seed))
         for seed in seed_values(base, options.seeds)
         for arm in ARMS
     ]
@@ -27,7 +36,8 @@ STUDY = Study(
     name="ablation",
     summary="the ASIB ablation ladder (baseline, ib, cccp, tadapt, full) beside ce and avg_kd, x seeds",
     trainable="distill",
-    options=("seeds",),
+    options=("seeds", "margin"),
     trials=trials,
     tune_plan=grid_plan,
+    arm_configs=arm_configs,
 )

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from asib_sweeps.presets import apply_preset
-from search_spaces.study import Sampled, Study, StudyOptions, Trial, TunePlan, trial_params
+from search_spaces.study import Sampled, Study, StudyOptions, Trial, TunePlan, trial_params, with_seed
 
 if TYPE_CHECKING:  # Ray, Optuna and the data code (torch) only where a plan is made, not for --help
     from ray.tune.schedulers import ASHAScheduler
@@ -31,7 +31,7 @@ ASHA_GRACE_FRACTION = 0.25
 
 def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
     """The `samples` trials, with beta still to be chosen (config holds the base beta until then)."""
-    config = apply_preset(base, ARM)
+    config = with_seed(apply_preset(base, ARM), base.seed)  # its split and teachers, as every study's seed
     beta = Sampled(f"loguniform({BETA_RANGE[0]:g}, {BETA_RANGE[1]:g}) by Optuna TPE")
     return [
         Trial(name=f"beta-{index}", labels={"arm": ARM, "seed": config.seed, "beta": beta}, config=config)

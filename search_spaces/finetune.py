@@ -47,7 +47,7 @@ STUDY = Study(
     name="finetune",
     summary="fine-tune (with CE) the teachers a study needs, into the teacher cache",
     trainable="finetune",
-    options=("target", "overlaps"),
+    options=("target", "overlaps", "seeds"),  # each seed of the target study has its own teachers (split_per_seed)
     trials=trials,
     tune_plan=grid_plan,
 )

@@ -96,7 +96,7 @@ STUDY = Study(
     name="overlap",
     summary="asib, avg_kd, ca_mkd, ebkd and ae_kd with teachers sharing 0, 25, 50, 75 or 100 % of the classes, x seeds",
     trainable="distill",
-    options=("seeds", "overlaps"),
+    options=("seeds", "overlaps", "margin"),
     trials=trials,
     tune_plan=grid_plan,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from asib_sweeps.presets import apply_preset
-from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
+from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed, with_settings
 
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
@@ -40,9 +40,17 @@ def arm_config(base: RunConfig, arm: str) -> RunConfig:
     return build_config(data)
 
 
+def arm_configs(base: RunConfig, options: StudyOptions) -> dict[str, RunConfig]:
+    """Each arm's config, with its settings from an experiment file's `arms:` (a tuning's choice) on top."""
+    return {
+        arm: with_settings(arm_config(base, arm), options.arm_settings.get(arm, {}), f"arms.{arm}") for arm in arms()
+    }
+
+
 def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
+    configs = arm_configs(base, options)
     return [
-        Trial(name=f"{arm}-s{seed}", labels={"arm": arm, "seed": seed}, config=with_seed(arm_config(base, arm), seed))
+        Trial(name=f"{arm}-s{seed}", labels={"arm": arm, "seed": seed}, config=with_seed(configs[arm], seed))
         for seed in seed_values(base, options.seeds)
         for arm in arms()
     ]
@@ -53,7 +61,8 @@ STUDY = Study(
     # Static: naming the arms here would import the method registry (torch) for every --help.
     summary="asib (full) against every registered baseline method (ce, kd, ...; --dry-run lists them), x seeds",
     trainable="distill",
-    options=("seeds",),
+    options=("seeds", "margin"),
     trials=trials,
     tune_plan=grid_plan,
+    arm_configs=arm_configs,
 )

@@ -14,7 +14,7 @@ can list the studies and their options without them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,8 +25,13 @@ if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
 
 OVERLAP_PERCENTS: tuple[int, ...] = (0, 25, 50, 75, 100)
+SELECTION_SEEDS = range(100, 200)
+"""Seeds reserved for choosing settings (`asib-sweep tune` uses the first --selection-seeds of them);
+report studies refuse them, so no reported number comes from a seed its settings were chosen on."""
+DEFAULT_MARGIN_POINTS = 1.0
+"""The equivalence margin of the tables' TOST verdicts, in accuracy points, unless --margin says otherwise."""
 
-TrainableName = Literal["distill", "finetune"]
+TrainableName = Literal["distill", "finetune", "tune"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,17 @@ class StudyOptions:
     overlaps: tuple[int, ...] = OVERLAP_PERCENTS
     """Class-overlap percentages (overlap)."""
     target: str = "ablation"
-    """The study whose teachers `finetune` trains."""
+    """The study whose teachers `finetune` trains, or whose arms `tune` tunes."""
+    budget: int = 16
+    """Optuna TPE trials per arm (tune): the same for every arm with something to tune."""
+    selection_seeds: int = 3
+    """How many of SELECTION_SEEDS each tuning trial trains (its score: their mean best val_acc)."""
+    margin: float = DEFAULT_MARGIN_POINTS
+    """Equivalence margin of the TOST verdicts in accuracy points, declared before the run."""
+    arms: tuple[str, ...] | None = None
+    """The arms `tune` tunes (None: every arm of the study)."""
+    arm_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Arm -> dotted config keys applied over that arm's preset (an experiment file's `arms:`)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,7 @@ class TunePlan:
 
 TrialsFn = Callable[["RunConfig", StudyOptions], list[Trial]]
 PlanFn = Callable[[list[Trial], StudyOptions, Mapping[str, Any]], TunePlan]
+ArmsFn = Callable[["RunConfig", StudyOptions], dict[str, "RunConfig"]]
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,9 @@ class Study:
     """Which StudyOptions fields this study reads (the CLI offers only these)."""
     trials: TrialsFn
     tune_plan: PlanFn
+    arm_configs: ArmsFn | None = None
+    """Each arm's config before seeding (the arm's preset and its `arm_settings`); studies that have
+    one can be tuned (`asib-sweep tune STUDY`) and read per-arm settings from an experiment file."""
 
 
 def seed_values(base: RunConfig, count: int) -> list[int]:
@@ -101,9 +120,36 @@ def seed_values(base: RunConfig, count: int) -> list[int]:
 
 
 def with_seed(config: RunConfig, seed: int) -> RunConfig:
+    """`config` for student seed `seed`; under data.split_per_seed also its own split and teachers
+    (split_seed and each teacher's seed set to `seed`), so no two seeds share data or teachers."""
     from asib_sweeps.config import build_config
 
-    return build_config({**config.model_dump(), "seed": seed})
+    data = config.model_dump()
+    data["seed"] = seed
+    if config.data.split_per_seed:
+        data["data"]["split_seed"] = seed
+        for teacher in data["teachers"]:
+            teacher["seed"] = seed
+    return build_config(data)
+
+
+def with_settings(config: RunConfig, values: Mapping[str, Any], source: str) -> RunConfig:
+    """`config` with dotted keys set (an arm's tuned settings), validated; errors name `source`."""
+    from asib_sweeps.config_files import Layer, layered_config
+
+    return layered_config(config, [Layer(source, dict(values))]) if values else config
+
+
+def selection_seed_error(seeds: Sequence[int]) -> str | None:
+    """Why a report run may not use these seeds (one of them is a selection seed), or None."""
+    reused = sorted(seed for seed in set(seeds) if seed in SELECTION_SEEDS)
+    if not reused:
+        return None
+    return (
+        f"seed {reused[0]} is a selection seed: seeds {SELECTION_SEEDS.start}..{SELECTION_SEEDS.stop - 1} are "
+        f"reserved for `asib-sweep tune`, which chooses settings on them; a report run's seeds must lie outside "
+        f"that range (e.g. --set seed=0 with --seeds <= {SELECTION_SEEDS.start})"
+    )
 
 
 def grid_plan(trials: Sequence[Trial], options: StudyOptions, constants: Mapping[str, Any]) -> TunePlan:
@@ -133,6 +179,15 @@ def trial_params(trial: Trial, constants: Mapping[str, Any]) -> dict[str, Any]:
         "teacher_keys": teacher_keys_used(trial.config),
         "config": trial.config.model_dump(),
     }
+
+
+def trial_runs(trials: Iterable[Trial]) -> list[RunConfig]:
+    """Every run the trials train: a tuning trial trains its config once per selection seed."""
+    return [
+        with_seed(trial.config, seed) if "selection_seeds" in trial.extra else trial.config
+        for trial in trials
+        for seed in trial.extra.get("selection_seeds", [None])
+    ]
 
 
 def teacher_keys_used(config: RunConfig) -> list[str]:

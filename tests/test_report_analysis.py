@@ -126,14 +126,15 @@ def test_summary_text_is_one_readable_line_per_arm() -> None:
     assert lines[0] == "10 trials (TERMINATED 9, RUNNING 1)"
     assert lines[1].split()[:2] == ["arm", "n"]
     assert [line.split()[0] for line in lines[2:5]] == ["baseline", "ib", "ce"]
-    assert "68.0 ± 6.0" in lines[3] and "+16.0 ± 5.3 pp (p=" in lines[3]
-    assert "NaN" not in text
+    # ib: 0.62, 0.74, 0.68 (sd 0.06) and differences to ce 0.12, 0.22, 0.14 (sd 0.0529), t_{0.975, 2} = 4.3027
+    assert "68.0 [53.1, 82.9]" in lines[3] and "+16.0 [+2.9, +29.1]" in lines[3]
+    assert "NaN" not in text and "nan" not in text
 
 
 def test_summary_text_at_one_seed_shows_no_spread() -> None:
     text = summary_text(trial_rows([("a", "ib", 0, 0.5), ("b", "ce", 0, 0.4)]))
     assert "50.0 " in text and "±" not in text.splitlines()[2].split("pp")[0].split("50.0")[1][:3]
-    assert "NaN" not in text and "+10.0 pp" in text
+    assert "NaN" not in text and "+10.0 (n<3: no CI)" in text and "50.0 (n<3: no CI)" in text
 
 
 # --- information plane, CCCP, teacher adaptation, freezing ----------------------------------------------

@@ -49,7 +49,7 @@ def ablation_without_bounds() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_a_folder_without_results_fails_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report.main([str(tmp_path)]) == report.EXIT_NO_RESULTS
-    assert f"no trials.parquet in or below {tmp_path}" in capsys.readouterr().err
+    assert f"no trials.parquet or tuning.parquet in or below {tmp_path}" in capsys.readouterr().err
     assert report.main([str(tmp_path / "missing")]) == report.EXIT_USAGE
 
 
@@ -78,4 +78,4 @@ def test_figures_without_data_are_left_out_with_the_reason(tmp_path: Path) -> No
     assert "Left out: teachers used — no distillation trial reported teacher accuracies" in page
     assert "class='figure-link' href='#fig-ablation-ladder'" in page  # the one figure the tables support
     assert page.count("class='figure-link'") == 1
-    assert "+15.0 ± 7.1 pp" in page  # ib − ce over the two seeds: 0.1 and 0.2
+    assert "+15.0 ± 7.1 (n&lt;3: no CI)" in page  # ib − ce over the two seeds: 0.1 and 0.2; no interval at n = 2

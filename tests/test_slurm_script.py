@@ -99,6 +99,8 @@ def test_driver_argv_round_trips_every_option_kind():
     dashboard = parser.parse_args(["beta", "--asha", "--no-dashboard", "--cluster", "c.yaml", "--no-submit"])
     forwarded = driver_argv(parser, dashboard, "beta")
     assert forwarded == ["beta", "--asha"]  # cluster options stay on the login node; the job sets --address
+    tune = parser.parse_args(["tune", "sota", "--arms", "kd", "dkd", "--budget", "4"])
+    assert vars(parser.parse_args(driver_argv(parser, tune, "tune"))) == vars(tune)  # the positional STUDY too
 
 
 def test_two_job_ids_get_disjoint_ports_and_every_ray_port_comes_from_the_block():

@@ -44,8 +44,11 @@ def dry_run(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
         (["sota", "--seeds", "2"], 26),
         (["overlap"], 75),
         (["overlap", "--overlaps", "0", "100", "--seeds", "1"], 10),
-        (["finetune"], 2),
-        (["finetune", "--for", "overlap"], 10),
+        (["finetune"], 6),  # each of the 3 seeds has its own two teachers (data.split_per_seed)
+        (["finetune", "--for", "overlap"], 30),
+        (["finetune", "--for", "overlap", "--set", "data.split_per_seed=false"], 10),
+        (["tune", "ablation", "--budget", "2"], 12),  # 6 arms with a search space (ce has none) x 2
+        (["tune", "sota", "--budget", "3", "--arms", "kd", "dkd"], 6),
     ],
 )
 def test_dry_run_counts_the_study_trials(capsys, tmp_path, args, count):
@@ -57,9 +60,9 @@ def test_dry_run_counts_the_study_trials(capsys, tmp_path, args, count):
 
 def test_dry_run_lists_teachers_and_each_trials_arm_seed_and_varying_values(capsys, tmp_path):
     lines = dry_run(capsys, "overlap", "--overlaps", "0", "100", "--seeds", "2", "--results", str(tmp_path))
-    # 100 % overlap is the default teacher pair; 0 % adds one teacher per half of the classes.
-    assert lines[0] == f"teachers: 4 to fine-tune, 0 cached in {tmp_path / 'teachers'}"
-    assert sum(line.startswith("  fine-tune ") for line in lines) == 4
+    # 100 % overlap is the default teacher pair; 0 % adds one teacher per half of the classes; per seed.
+    assert lines[0] == f"teachers: 8 to fine-tune, 0 cached in {tmp_path / 'teachers'}"
+    assert sum(line.startswith("  fine-tune ") for line in lines) == 8
     trial_lines = [line for line in lines if line.startswith("trial ")]
     assert trial_lines[0] == "trial 1: overlap=0 arm=asib seed=0"
     assert [line.split(": ")[1] for line in trial_lines[:5]] == [
@@ -74,9 +77,9 @@ def test_dry_run_skips_cached_teachers(capsys, tmp_path):
     (tmp_path / "teachers" / key).mkdir(parents=True)
     (tmp_path / "teachers" / key / "weights.pt").write_bytes(b"x")
     (tmp_path / "teachers" / key / "teacher.json").write_text("{}")
-    lines = dry_run(capsys, "finetune", "--results", str(tmp_path))
-    assert lines[0].startswith("teachers: 1 to fine-tune, 1 cached")
-    assert lines[-1] == "1 trials"
+    lines = dry_run(capsys, "finetune", "--results", str(tmp_path))  # seed 0's first teacher is cached
+    assert lines[0].startswith("teachers: 5 to fine-tune, 1 cached")
+    assert lines[-1] == "5 trials"
     assert key not in "\n".join(lines[1:])
 
 
@@ -152,9 +155,12 @@ def test_every_study_gives_each_trial_the_fields_the_results_writer_needs():
     constants = {"study": "x", "code_revision": "abc", "teacher_cache": "/c", "checkpoint_every": 1}
     one_teacher = apply_overrides(base, ["teachers=[{arch: tiny_resnet}]"])  # the published protocol's
     for study in STUDIES.values():
-        trials = study.trials(one_teacher if study.name == "reproduce" else base, StudyOptions(seeds=2, samples=3))
-        plan = study.tune_plan(trials, StudyOptions(seeds=2, samples=3), constants)
-        assert {"study", "arm", "seed", "teacher_keys", "code_revision", "config"} <= set(plan.param_space), study.name
+        options = StudyOptions(seeds=2, samples=3, budget=2)
+        trials = study.trials(one_teacher if study.name == "reproduce" else base, options)
+        arms = [trials] if study.name != "tune" else [[t for t in trials if t.labels["arm"] == a] for a in ("ib", "avg_kd")]
+        for arm_trials in arms:  # the tuning plans one experiment per arm
+            plan = study.tune_plan(arm_trials, options, constants)
+            assert {"study", "arm", "seed", "teacher_keys", "code_revision", "config"} <= set(plan.param_space), study.name
         assert len({trial.name for trial in trials}) == len(trials), study.name
 
 

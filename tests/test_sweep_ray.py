@@ -96,7 +96,7 @@ def check_tables(trials: pd.DataFrame, epochs: pd.DataFrame, *, study: str, coun
 @pytest.fixture(scope="module")
 def finetuned(results) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`asib-sweep finetune` into the module's results folder: the default teachers, cached."""
-    return run_cli(results, "finetune")
+    return run_cli(results, "finetune", "--seeds", "1")
 
 
 def test_finetune_study_fills_the_teacher_cache(results, finetuned):
@@ -119,6 +119,7 @@ def test_ablation_sweep_reuses_the_cached_teachers(results, finetuned, capsys):
     assert list(by_arm.loc["ce", "teacher_keys"]) == []
     assert len(by_arm.loc["full", "teacher_keys"]) == 2
     assert not by_arm.loc["baseline", "cfg.method.asib.use_ib"] and by_arm.loc["full", "cfg.method.asib.use_pf"]
+    assert (trials["param.equivalence_margin"] == 1.0).all()  # the declared margin travels with every trial
 
 
 def test_sota_sweep_runs_every_baseline(results, finetuned):

@@ -6,5 +6,6 @@ else they call is the Ray-free training code of asib_sweeps.
 
 from trainables.distill import distill
 from trainables.finetune import finetune
+from trainables.tune_trial import tune_trial
 
-__all__ = ["distill", "finetune"]
+__all__ = ["distill", "finetune", "tune_trial"]

@@ -12,7 +12,7 @@ from analysis.info_plane import arms_without, info_plane_points
 from analysis.report import figures
 from analysis.report.blocks import Block, FigureBlock, LeftOut, Section, Sweep, TableBlock, TextBlock, guarded
 from analysis.stats import MissingData, finished
-from analysis.summary import COMPARED, percent, readable_arm_table, signed_points
+from analysis.summary import COMPARED, comparison_cells, legend, margin_points, percent, readable_arm_table, signed_points
 
 LAST_K = 5
 COST_LABELS = {
@@ -44,20 +44,18 @@ def _ladder(sweep: Sweep) -> list[Block]:
     if table.empty:
         raise MissingData("no finished trial yet")
     readable = readable_arm_table(table)
-    gains = zip(table["previous"], table["gain_mean"], table["gain_std"], table["gain_p"])
-    readable.insert(
-        4, "− rung above (paired)", [signed_points(*g[1:]) if isinstance(g[0], str) else "—" for g in gains]
-    )
+    for offset, (name, cells) in enumerate(comparison_cells(table, "gain", "− rung above").items()):
+        readable.insert(4 + offset, name, cells)
     for column in [c for c in table.columns if c.startswith("teacher") and c.endswith("_test_acc_final")]:
         index = column.removeprefix("teacher").split("_")[0]
         readable[f"teacher {index} test acc, end (%)"] = [percent(value) for value in table[column]]
     readable["wall time (s)"] = [f"{value:.0f}" for value in table["wall_time_s"]]
     caption = (
-        "Mean ± std over seeds of finished trials. '− rung above': this rung − the ladder rung listed above it; "
-        f"'− ce': this arm − ce; both in {COMPARED}, paired over seeds (p: paired t-test, none below two pairs). "
+        "Finished trials. '− rung above': this rung − the ladder rung listed above it; '− ce': this arm − ce. "
+        f"{legend(margin_points(sweep.trials))}. Holm's family: every '− rung above' and '− ce' comparison. "
         "Teacher accuracy at the trial's last epoch (after any adaptation)."
     )
-    title = "Test accuracy per arm, mean ± std over seeds"
+    title = "Test accuracy per arm, mean and 95 % interval over seeds"
     return [
         TableBlock("Per rung", readable, caption),
         FigureBlock(f"fig-{sweep.slug}-ladder", title, figures.arm_bars(table)),

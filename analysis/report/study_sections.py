@@ -14,12 +14,11 @@ from analysis.report.blocks import Block, FigureBlock, LeftOut, Section, Sweep, 
 from analysis.report.reproduction_sections import reproduction_sections
 from analysis.sota import overlap_curve, sota_table
 from analysis.stats import MissingData
-from analysis.summary import OVERLAP_COLUMN, arm_table, percent, readable_arm_table
+from analysis.summary import OVERLAP_COLUMN, arm_table, legend, margin_points, percent, readable_arm_table
 
-PAIRED_CAPTION = (
-    "Mean ± std over seeds of finished trials. '− ce', '− asib': this arm − that one in test acc @ best val, "
-    "paired over seeds (p: paired t-test)."
-)
+def paired_caption(sweep: Sweep) -> str:
+    """Finished trials; '− ref': this arm − ref; the statistics as summary.legend says, at the sweep's margin."""
+    return f"Finished trials. '− ref': this arm − ref. {legend(margin_points(sweep.trials))}."
 CONFIG_CAPTION = "As stored in each trial's config (the seed aside); a method reads only its own keys."
 
 
@@ -130,7 +129,7 @@ def sota_sections(sweep: Sweep) -> list[Section]:
         if table.empty:
             raise MissingData("no finished trial yet")
         return [
-            TableBlock("Methods", readable_arm_table(table, references=("ce", "asib")), PAIRED_CAPTION),
+            TableBlock("Methods", readable_arm_table(table, references=("ce", "asib")), paired_caption(sweep)),
             FigureBlock(
                 f"fig-{sweep.slug}-sota", "Test accuracy per method, mean ± std over seeds", figures.arm_bars(table)
             ),
@@ -151,7 +150,7 @@ def overlap_sections(sweep: Sweep) -> list[Section]:
             table = arm_table(group, references=("avg_kd",), study="overlap")
             if not table.empty:
                 blocks.append(
-                    TableBlock(f"{overlap} % shared classes", readable_arm_table(table, ("avg_kd",)), PAIRED_CAPTION)
+                    TableBlock(f"{overlap} % shared classes", readable_arm_table(table, ("avg_kd",)), paired_caption(sweep))
                 )
         return blocks
 
@@ -175,7 +174,7 @@ def _arms_sections(sweep: Sweep) -> list[Section]:
         table = arm_table(sweep.trials)
         if table.empty:
             raise MissingData("no finished trial yet")
-        return [TableBlock("Per arm", readable_arm_table(table), PAIRED_CAPTION)]
+        return [TableBlock("Per arm", readable_arm_table(table), paired_caption(sweep))]
 
     return [Section(f"{sweep.slug}-arms", f"{sweep.name}: study {sweep.study}", guarded("arm table", build))]
 

@@ -78,8 +78,10 @@ def study_parser(parser: argparse.ArgumentParser, study: str) -> argparse.Argume
 
 def driver_argv(parser: argparse.ArgumentParser, args: argparse.Namespace, study: str) -> list[str]:
     """The asib-sweep argv that parses back into `args` (without the cluster options)."""
-    argv = [study]
-    for action in study_parser(parser, study)._actions:
+    actions = study_parser(parser, study)._actions
+    # Positionals (tune's STUDY) right after the study, before any option with nargs="+" could take them.
+    argv = [study, *(str(getattr(args, a.dest)) for a in actions if not a.option_strings and a.dest != "help")]
+    for action in actions:
         if not action.option_strings or action.dest in NOT_FORWARDED:
             continue
         value = getattr(args, action.dest)

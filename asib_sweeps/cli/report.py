@@ -2,7 +2,8 @@
 
     asib-report DIR [--out FILE] [--png DIR] [--text]
 
-Every folder at or below DIR holding a trials.parquet is one sweep. The page (default
+Every folder at or below DIR holding a trials.parquet is one sweep; every one holding a
+tuning.parquet (asib-sweep tune) adds its tuning ledger. The page (default
 DIR/report.html) embeds plotly.js and makes no network request, so it opens on a cluster
 without internet. `--text` prints the console summary the sweep prints at its end (and
 writes the page only when --out is given too).
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas and plotly are imported once there is something to report, not for --help
+    import pandas as pd
+
     from analysis.report.blocks import Sweep
 
 EXIT_OK, EXIT_NO_RESULTS, EXIT_USAGE, EXIT_PNG = 0, 1, 2, 3
@@ -45,22 +48,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analysis.report.png import PngExportError, write_pngs
     from analysis.report.study_sections import report_sections
     from analysis.results import IncompatibleResultsError
+    from analysis.report.tuning_sections import tuning_section
     from analysis.summary import summary_text
+    from analysis.tuning import LEDGER_FILE, ledger_text
 
     try:
         sweeps = load_sweeps(args.results)
     except (FileNotFoundError, IncompatibleResultsError) as error:
         print(f"asib-report: {error}", file=sys.stderr)
         return EXIT_NO_RESULTS
-    if not sweeps:
-        print(f"asib-report: no trials.parquet in or below {args.results}", file=sys.stderr)
+    ledgers = load_ledgers(args.results)
+    if not sweeps and not ledgers:
+        print(f"asib-report: no trials.parquet or {LEDGER_FILE} in or below {args.results}", file=sys.stderr)
         return EXIT_NO_RESULTS
     if args.text:
         for sweep in sweeps:
             print(f"{sweep.name} ({sweep.study}): {summary_text(sweep.trials)}\n")
+        for name, ledger in ledgers.items():
+            print(f"{name} (tuning ledger):\n{ledger_text(ledger)}\n")
         if args.out is None and args.png is None:
             return EXIT_OK
-    sections = report_sections(sweeps)
+    sections = report_sections(sweeps) + [tuning_section(name, ledger) for name, ledger in ledgers.items()]
     out = args.out or args.results / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_page(sections, root=args.results), encoding="utf-8")
@@ -87,6 +95,17 @@ def load_sweeps(root: Path) -> list[Sweep]:
         name = folder.relative_to(root).as_posix() if folder != root else root.resolve().name
         sweeps.append(Sweep(name=name, path=folder, trials=trials, epochs=epochs))
     return sweeps
+
+
+def load_ledgers(root: Path) -> dict[str, pd.DataFrame]:
+    """Every tuning ledger at or below root, by its folder's path below root."""
+    from analysis.report.tuning_sections import find_ledgers
+    from analysis.tuning import read_ledger
+
+    return {
+        (folder.relative_to(root).as_posix() if folder != root else root.resolve().name): read_ledger(folder)
+        for folder in find_ledgers(root)
+    }
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """asib-sweep: run one study (teachers included) as Ray Tune experiments.
 
     asib-sweep {finetune,ablation,beta,sota,overlap,reproduce} [options]
+    asib-sweep tune {ablation,sota} --budget N [options]
     asib-sweep eval CHECKPOINT [options]
 
 Every option and the whole trial set are validated before Ray starts: a bad option
@@ -23,6 +24,13 @@ from typing import TYPE_CHECKING
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import launch, prepare_cluster
 from asib_sweeps.cli.plan_checks import cluster_gpus_per_node, data_plan_error, gpu_error, local_gpu_count, ray_is_running
+from asib_sweeps.cli.protocol_checks import (
+    check_derived_seeds,
+    check_report_seeds,
+    check_tuned_keys,
+    experiment_keys,
+    with_arm_settings,
+)
 from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DEFAULTS: names of this module before
     COMMANDS,
     DATASET_NAMES,
@@ -123,13 +131,14 @@ def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _F
     from asib_sweeps.config import ConfigError
     from asib_sweeps.data import DataError
     from search_spaces.finetune import teacher_trials
+    from search_spaces.study import trial_runs
 
     try:
         trials = study.trials(config, options)
-        runs = [trial.config for trial in trials]
+        runs = trial_runs(trials)
         if study.trainable != "finetune":  # a published teacher's file is read and checked here
             runs += [teacher.config for teacher in teacher_trials(runs)]
-    except (ConfigError, DataError) as error:
+    except (ConfigError, DataError, ValueError) as error:
         fail(f"the study's trials are not valid with these options (--config / --set / --dataset): {error}")
     message = data_plan_error(runs)
     if message is not None:
@@ -137,12 +146,25 @@ def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _F
     return trials
 
 
+def protocol_plan(
+    args: argparse.Namespace, study: Study, config: RunConfig, options: StudyOptions, fail: _Fail
+) -> tuple[StudyOptions, list[Trial]]:
+    """The trials, with the experiment file's per-arm settings, after the protocol's checks (protocol_checks)."""
+    check_derived_seeds(study, config, fail)
+    options = with_arm_settings(args, study, config, options, fail)
+    check_tuned_keys(args, study, config, options, fail)
+    trials = plan_trials(study, config, options, fail)
+    check_report_seeds(study, trials, fail)
+    return options, trials
+
+
 def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, options: StudyOptions) -> None:
     """Teachers to fine-tune (counted), one line per trial of the study, and `<N> trials` last."""
     from search_spaces.finetune import teacher_trials
+    from search_spaces.study import trial_runs
 
     is_finetune = study.trainable == "finetune"
-    teachers = trials if is_finetune else teacher_trials(trial.config for trial in trials)
+    teachers = trials if is_finetune else teacher_trials(trial_runs(trials))
     missing = [teacher for teacher in teachers if not cache.has(teacher.name)]
     published = [teacher for teacher in missing if "checkpoint" in teacher.extra.get("teacher_spec", {})]
     imports = f", {len(published)} published to measure" if published else ""
@@ -153,6 +175,10 @@ def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, option
             print(f"  {'measure' if teacher in published else 'fine-tune'} {teacher.name}")
     if options.asha and "asha" in study.options:
         print("early stopping: ASHA on val_acc (max)")
+    if study.trainable == "tune":
+        arms = list(dict.fromkeys(trial.labels["arm"] for trial in trials))
+        seeds = ", ".join(map(str, trials[0].extra["selection_seeds"])) if trials else "-"
+        print(f"budget: {options.budget} Optuna TPE trials per arm for {', '.join(arms)}; selection seeds {seeds}")
     own = missing if is_finetune else trials
     for number, trial in enumerate(own, start=1):
         labels = " ".join(f"{key}={value}" for key, value in trial.labels.items())
@@ -184,7 +210,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         fail(f"--name must be a plain folder name, got --name {name!r}")
     check_gpus_here(args, fail)
     config = base_config(args, fail)  # from here on torch is imported (the config's method registry)
-    trials = plan_trials(study, config, options, fail)
+    options, trials = protocol_plan(args, study, config, options, fail)
     sweep_dir = args.results / name
     from asib_sweeps.teachers import TeacherCache
 
@@ -220,6 +246,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
         checkpoint_every_s=args.checkpoint_every_s,
+        experiment_keys=experiment_keys(config),
     )
     with ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
         if args.address is not None:  # a joined cluster's GPUs are known only once connected
@@ -244,9 +271,13 @@ def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache
         "--checkpoint-every-s": args.checkpoint_every_s,
         "--teacher-cache": str(cache.root.resolve()),
     }
-    for option, flag in (("seeds", "--seeds"), ("samples", "--samples"), ("asha", "--asha"), ("target", "--for")):
+    flags = {"seeds": "--seeds", "samples": "--samples", "asha": "--asha", "target": "--for", "budget": "--budget"}
+    flags.update({"selection_seeds": "--selection-seeds", "margin": "--margin", "arms": "--arms"})
+    for option, flag in flags.items():
         if option in study.options:
             options[flag] = getattr(args, option)
+    if "tuned" in study.options:
+        options["STUDY"] = args.target
     if "overlaps" in study.options:
         options["--overlaps"] = getattr(args, "overlaps", None)
     return options

@@ -16,7 +16,8 @@ from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import add_cluster_options
 from search_spaces import STUDIES, Study, StudyOptions
-from search_spaces.study import OVERLAP_PERCENTS
+from search_spaces.study import OVERLAP_PERCENTS, SELECTION_SEEDS
+from search_spaces.tuning import TUNABLE_STUDIES
 
 DATASET_NAMES: tuple[str, ...] = ("digits", "cifar100", "imagenet32", "folder")
 """asib_sweeps.config.DATASET_NAMES (a test keeps them equal): the config module imports torch."""
@@ -118,6 +119,31 @@ def _add_study_options(sub: argparse.ArgumentParser, study: Study) -> None:
         group.add_argument(
             "--for", dest="target", choices=targets, default=DEFAULTS.target, help="the study whose teachers to train"
         )
+    if "tuned" in study.options:
+        group.add_argument("target", metavar="STUDY", choices=TUNABLE_STUDIES, help="the study whose arms to tune")
+        group.add_argument(
+            "--budget", type=int, default=DEFAULTS.budget, help=f"TPE trials per arm, equal for all (default {DEFAULTS.budget})"
+        )
+    if "selection_seeds" in study.options:
+        group.add_argument(
+            "--selection-seeds",
+            type=int,
+            default=DEFAULTS.selection_seeds,
+            metavar="K",
+            help=f"each trial trains seeds {SELECTION_SEEDS.start}..{SELECTION_SEEDS.start}+K-1 and is scored on their "
+            f"mean best val_acc (default {DEFAULTS.selection_seeds})",
+        )
+    if "arms" in study.options:
+        group.add_argument("--arms", nargs="+", metavar="ARM", help="tune only these arms (default: every arm)")
+    if "margin" in study.options:
+        group.add_argument(
+            "--margin",
+            type=float,
+            default=DEFAULTS.margin,
+            metavar="POINTS",
+            help=f"equivalence margin of the tables' TOST verdicts, in accuracy points, declared before the run "
+            f"(default {DEFAULTS.margin:g})",
+        )
     if "overlaps" in study.options:
         group.add_argument(
             "--overlaps",
@@ -129,10 +155,17 @@ def _add_study_options(sub: argparse.ArgumentParser, study: Study) -> None:
 
 
 def study_options(args: argparse.Namespace, fail: _Fail) -> StudyOptions:
-    for option, minimum in (("seeds", 1), ("samples", 1)):
+    for option, minimum in (("seeds", 1), ("samples", 1), ("budget", 1), ("selection_seeds", 1)):
         value = getattr(args, option, None)
         if value is not None and value < minimum:
             fail(f"--{option} must be >= {minimum}, got --{option}={value}")
+    selection = getattr(args, "selection_seeds", None)
+    if selection is not None and selection > len(SELECTION_SEEDS):
+        fail(f"--selection-seeds must be at most {len(SELECTION_SEEDS)} (seeds {SELECTION_SEEDS.start}.."
+             f"{SELECTION_SEEDS.stop - 1}), got --selection-seeds={selection}")
+    margin = getattr(args, "margin", None)
+    if margin is not None and not (math.isfinite(margin) and 0 < margin < 100):
+        fail(f"--margin must be a number of accuracy points in (0, 100), got --margin={margin:g}")
     overlaps = getattr(args, "overlaps", None)
     if overlaps is not None:
         if getattr(args, "target", "overlap") != "overlap":
@@ -146,6 +179,10 @@ def study_options(args: argparse.Namespace, fail: _Fail) -> StudyOptions:
         asha=getattr(args, "asha", DEFAULTS.asha),
         overlaps=tuple(overlaps) if overlaps is not None else OVERLAP_PERCENTS,
         target=getattr(args, "target", DEFAULTS.target),
+        budget=getattr(args, "budget", DEFAULTS.budget),
+        selection_seeds=getattr(args, "selection_seeds", DEFAULTS.selection_seeds),
+        margin=getattr(args, "margin", DEFAULTS.margin),
+        arms=tuple(args.arms) if getattr(args, "arms", None) else None,
     )
 
 

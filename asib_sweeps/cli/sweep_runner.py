@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from asib_sweeps.cli.sweep_options import DEFAULT_CHECKPOINT_EVERY_S
 from asib_sweeps.teachers import TeacherCache
 from search_spaces import Study, StudyOptions, Trial, TunePlan
 from search_spaces.finetune import teacher_trials
-from search_spaces.study import grid_plan
+from search_spaces.study import grid_plan, trial_runs
 from trainables import distill, finetune
 
 Trainable = Callable[[Mapping[str, Any]], None]
@@ -62,6 +62,8 @@ class SweepSettings:
     checkpoint_every: int
     resume: bool
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
+    experiment_keys: Mapping[str, Any] = field(default_factory=dict)
+    """The run's config keys that differ from the data set's defaults (tune writes them into tuned.yaml)."""
 
     @property
     def sweep_dir(self) -> Path:
@@ -102,6 +104,7 @@ def experiment_constants(settings: SweepSettings, *, study: str) -> dict[str, An
         "checkpoint_every": settings.checkpoint_every,
         "checkpoint_every_s": settings.checkpoint_every_s,
         "stop_file": str(settings.stop_file),
+        **({"equivalence_margin": settings.options.margin} if "margin" in settings.study.options else {}),
     }
 
 
@@ -209,7 +212,7 @@ def import_published_teachers(trials: list[Trial], cache: TeacherCache) -> None:
 def resolve_teachers(settings: SweepSettings) -> ExperimentOutcome:
     """Import the published teachers, then fine-tune, as parallel trials, the others the cache lacks."""
     is_study = settings.study.trainable == "finetune"
-    needed = settings.trials if is_study else teacher_trials(trial.config for trial in settings.trials)
+    needed = settings.trials if is_study else teacher_trials(trial_runs(settings.trials))
     cache = TeacherCache(settings.teacher_cache)
     import_published_teachers(
         [trial for trial in needed if "checkpoint" in trial.extra["teacher_spec"] and not cache.has(trial.name)], cache
@@ -236,6 +239,10 @@ def resolve_teachers(settings: SweepSettings) -> ExperimentOutcome:
 
 def run_sweep(settings: SweepSettings) -> int:
     """Teachers, then (unless the study is `finetune`) the study's trials; returns the exit code."""
+    if settings.study.trainable == "tune":
+        from asib_sweeps.cli.tune_runner import run_tuning
+
+        return run_tuning(settings)
     teachers = resolve_teachers(settings)
     if teachers.interrupted:
         return _stopped(settings)

@@ -40,6 +40,7 @@ from torch import Tensor
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.functional import soft_kl
 from asib_sweeps.methods.registry import register_method
+from asib_sweeps.tunable import LogUniform, Uniform
 from asib_sweeps.methods.teacher_weighting import WeightedTeachersSettings
 
 SVM_TOLERANCE = 1e-6
@@ -95,6 +96,8 @@ def kl_logit_gradient(teacher_logits: Tensor, student_logits: Tensor, tau: float
 @register_method
 class AdaptiveEnsembleKD(DistillMethod):
     name = "ae_kd"
+    # The authors' values (tau 4, w_kd 1, C 0.6) lie inside; C below 1/K = 0.5 (two teachers) has no solution.
+    search_space = {"tau": Uniform(1.0, 8.0), "w_kd": LogUniform(0.1, 10.0), "tolerance": Uniform(0.5, 1.0)}
     settings_type = AEKDSettings
     settings: AEKDSettings
 

@@ -44,6 +44,7 @@ from asib_sweeps.methods.functional import soft_kl, soft_kl_to_probs
 from asib_sweeps.methods.ib_mbm import IBMBM, BottleneckCode, gaussian_kl, synergy_head
 from asib_sweeps.methods.registry import register_method
 from asib_sweeps.models.interface import ModelOutput, ZooModel
+from asib_sweeps.tunable import IntRange, LogUniform, Uniform
 
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
@@ -55,6 +56,23 @@ class ASIB(DistillMethod):
     settings_type = ASIBSettings
     settings: ASIBSettings
     dataset_defaults = {"digits": {"mbm_dim": 32, "mbm_heads": 4, "stages": 4, "beta_warmup_epochs": 4}}
+    search_space = {
+        # the student's weights and the synergy's temperature (every rung)
+        "w_ce": LogUniform(0.1, 10.0),
+        "w_kd": LogUniform(0.1, 10.0),
+        "tau_syn": Uniform(1.0, 8.0),
+        # the synergy's pull toward the student; 0 (off, the default) is the lower end
+        "synergy_student_weight": Uniform(0.0, 1.0),
+        # the bottleneck (ib and above): the beta study's range
+        "beta": LogUniform(1e-5, 1e-1),
+        # structural: A-phase length (cccp and above), T-Adapt (tadapt and above), freezing (full)
+        "a_min_steps": IntRange(0, 30),
+        "teacher_lr": LogUniform(1e-6, 1e-4),
+        "l2sp_weight": LogUniform(1e-3, 1e-1),
+        "pf_start_level": IntRange(0, 4),
+    }
+    """Every knob of ASIB a tuning may search; which of them a rung searches is
+    asib_sweeps.presets.RUNG_KNOBS (a rung tunes only the knobs its switches use)."""
 
     synergy: nn.ModuleDict
     """{"mbm": IBMBM, "head": synergy head}; created in build from the probe shapes."""

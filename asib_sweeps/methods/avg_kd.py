@@ -27,6 +27,7 @@ from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.functional import soft_kl_to_probs, standardize_logits
 from asib_sweeps.methods.registry import register_method
+from asib_sweeps.tunable import LogUniform, Uniform
 
 
 class AvgKDSettings(MethodSettings):
@@ -60,6 +61,8 @@ class AverageKnowledgeDistillation(DistillMethod):
     settings: AvgKDSettings
     # The values kd uses on digits: the two were selected together when they shared a section.
     dataset_defaults = {"digits": {"w_ce": 1.0, "w_kd": 1.0}}
+    # kd's ranges: published CIFAR values (tau 4, 0.1 / 0.9) and the digits ones (1 / 1) lie inside.
+    search_space = {"tau": Uniform(1.0, 8.0), "w_ce": LogUniform(0.02, 5.0), "w_kd": LogUniform(0.1, 10.0)}
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         s = self.settings

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.models.interface import ModelOutput, ZooModel
+from asib_sweeps.tunable import Domain
 
 if TYPE_CHECKING:  # the config is built from the method registry, so methods import it lazily
     from asib_sweeps.config import RunConfig
@@ -106,6 +107,9 @@ class DistillMethod(nn.Module):
     dataset_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     """Per data set, section values that replace the declared defaults (chosen on
     validation: docs/benchmarks.md)."""
+    search_space: ClassVar[Mapping[str, Domain]] = {}
+    """Setting name -> the range `asib-sweep tune` searches (asib_sweeps.tunable); empty: nothing
+    to tune. A method that shares another's settings also tunes over that one's space."""
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__()

@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
 from asib_sweeps.methods.functional import mask_unseen_classes, seen_mask
 from asib_sweeps.methods.registry import register_method
+from asib_sweeps.tunable import LogUniform, Uniform
 from asib_sweeps.methods.teacher_weighting import WeightedTeachersSettings, weighted_teacher_kl
 from asib_sweeps.models.interface import ZooModel
 
@@ -80,6 +81,8 @@ def build_embedding(student_channels: int, teacher_channels: int) -> nn.Sequenti
 @register_method
 class ConfidenceAwareMultiTeacherKD(DistillMethod):
     name = "ca_mkd"
+    # The authors' CIFAR values (tau 4, w_kd 1, w_feat 50) lie inside; w_ce stays 1 as in their runs.
+    search_space = {"tau": Uniform(1.0, 8.0), "w_kd": LogUniform(0.1, 10.0), "w_feat": LogUniform(1.0, 500.0)}
     settings_type = CAMKDSettings
     settings: CAMKDSettings
 

@@ -24,6 +24,7 @@ from torch import Tensor
 from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.registry import register_method
+from asib_sweeps.tunable import LogUniform, Uniform
 
 PEARSON_EPS = 1e-8
 """Added to |a| |b| in the authors' cosine_similarity."""
@@ -64,6 +65,9 @@ def dist_relations(student_logits: Tensor, teacher_logits: Tensor, tau: float) -
 @register_method
 class DISTDistillation(DistillMethod):
     name = "dist"
+    # The authors' CIFAR values (tau 4, beta = gamma = 1 under w_kd 2) lie inside; w_kd only rescales
+    # beta and gamma, so it is not searched a second time.
+    search_space = {"tau": Uniform(1.0, 8.0), "beta": LogUniform(0.25, 4.0), "gamma": LogUniform(0.25, 4.0)}
     settings_type = DISTSettings
     settings: DISTSettings
 

@@ -33,6 +33,7 @@ from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
 from asib_sweeps.methods.functional import MASKED_LOGIT, standardize_logits
 from asib_sweeps.methods.registry import register_method
+from asib_sweeps.tunable import LogUniform, Uniform
 
 
 class DKDSettings(MethodSettings):
@@ -99,6 +100,8 @@ class DecoupledKnowledgeDistillation(DistillMethod):
     settings_type = DKDSettings
     settings: DKDSettings
     dataset_defaults = {"digits": {"beta": 2.0, "warmup_epochs": 4}}
+    # Published CIFAR values (alpha 1, beta 8, tau 4) and digits' beta 2 lie inside, none at an edge.
+    search_space = {"alpha": LogUniform(0.1, 10.0), "beta": LogUniform(0.5, 32.0), "tau": Uniform(1.0, 8.0)}
 
     def build(self, context: MethodContext) -> None:
         if context.num_classes < 3:

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.registry import register_method
+from asib_sweeps.tunable import LogUniform, Uniform
 from asib_sweeps.methods.teacher_weighting import WeightedTeachersSettings, weighted_teacher_kl
 
 
@@ -44,6 +45,8 @@ def entropy_weights(teacher_logits: list[Tensor]) -> Tensor:
 @register_method
 class EntropyBasedKD(DistillMethod):
     name = "ebkd"
+    # The CA-MKD authors' values for EBKD (tau 4, w_kd 1) lie inside; w_ce stays 1.
+    search_space = {"tau": Uniform(1.0, 8.0), "w_kd": LogUniform(0.1, 10.0)}
     settings_type = EBKDSettings
     settings: EBKDSettings
 

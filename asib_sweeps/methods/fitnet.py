@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
 from asib_sweeps.methods.registry import register_method
+from asib_sweeps.tunable import LogUniform
 from asib_sweeps.methods.stage_depth import stage_at_same_depth
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ def _resizing_conv(in_channels: int, out_channels: int, size: Size, target: Size
 class FitNet(DistillMethod):
     name = "fitnet"
     settings_type = FitNetSettings
+    search_space = {"weight": LogUniform(1.0, 1e4)}
+    """The published weight 100 (an edge of the old digits grid) in the middle, on the log scale."""
     settings: FitNetSettings
 
     def __init__(self, config: RunConfig) -> None:

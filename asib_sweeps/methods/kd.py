@@ -32,6 +32,7 @@ from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, St
 from asib_sweeps.methods.functional import soft_kl, standardize_logits
 from asib_sweeps.methods.registry import register_method
 from asib_sweeps.models.interface import ZooModel
+from asib_sweeps.tunable import LogUniform, Uniform
 
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
@@ -67,6 +68,8 @@ class KnowledgeDistillation(DistillMethod):
     settings_type = KDSettings
     settings: KDSettings
     dataset_defaults = {"digits": {"w_ce": 1.0, "w_kd": 1.0}}
+    # Published CIFAR values (tau 4, 0.1 / 0.9) and the digits ones (1 / 1) lie inside, none at an edge.
+    search_space = {"tau": Uniform(1.0, 8.0), "w_ce": LogUniform(0.02, 5.0), "w_kd": LogUniform(0.1, 10.0)}
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__(config)

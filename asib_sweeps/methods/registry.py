@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.base import DistillMethod
+from asib_sweeps.tunable import Domain
 
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
@@ -42,6 +43,11 @@ def method_class(name: str) -> type[DistillMethod]:
 def settings_types() -> dict[str, type[MethodSettings]]:
     """Each method's own config section type, by section name (= method name)."""
     return {name: cls.settings_type for name, cls in _REGISTRY.items() if cls.settings_type is not None}
+
+
+def tunable_space(name: str) -> dict[str, Domain]:
+    """The ranges method `name` may be tuned over, keyed by setting name (its `search_space`)."""
+    return dict(method_class(name).search_space)
 
 
 def create_method(config: RunConfig) -> DistillMethod:
