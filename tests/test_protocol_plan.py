@@ -47,7 +47,7 @@ def test_each_rung_tunes_its_own_knobs_and_every_method_declares_a_space_inside_
     for rung in RUNGS:
         assert [key.rpartition(".")[2] for key in arm_space(configs[rung])] == list(RUNG_KNOBS[rung])
     assert len(arm_space(configs["full"])) > len(arm_space(configs["baseline"]))  # more knobs, the same budget
-    assert arm_space(configs["avg_kd"]) == {f"method.kd.{k}": d for k, d in tunable_space("kd").items()}
+    assert arm_space(configs["avg_kd"]) == {f"method.avg_kd.{k}": d for k, d in tunable_space("avg_kd").items()}
     for name in METHOD_NAMES:  # every knob is a field of the section the method reads (avg_kd: kd's)
         section = method_class(name).section_name()
         fields = settings_types()[section].model_fields if section is not None else {}
@@ -131,7 +131,7 @@ def test_an_experiment_files_arms_reach_their_arms_only(capsys, tmp_path):
     assert settings == {"kd": {"method.kd.tau": 2.5}, "asib": {"method.asib.beta": 0.01}}
     trials = STUDIES["sota"].trials(default_config("digits"), StudyOptions(seeds=1, arm_settings=settings))
     configs = {trial.labels["arm"]: trial.config for trial in trials}
-    assert configs["kd"].method.kd.tau == 2.5 and configs["avg_kd"].method.kd.tau == 4.0  # avg_kd reads kd's section
+    assert configs["kd"].method.kd.tau == 2.5 and configs["avg_kd"].method.avg_kd.tau == 4.0  # avg_kd has its own section
     assert configs["asib"].method.asib.beta == 0.01 and configs["dkd"].method.asib.beta == 1e-3
     assert main(["sota", "--config", str(path), "--dry-run", "--results", str(tmp_path)]) == 0
     for args, named in (
@@ -139,7 +139,7 @@ def test_an_experiment_files_arms_reach_their_arms_only(capsys, tmp_path):
         (["beta", "--config", str(path)], "arms: applies to the studies with arms"),
         (["sota", "--config", str(path), "--set", "method.kd.tau=3"], "--set method.kd.tau and arms.kd.method.kd.tau"),
         (["sota", "--config", str(write(tmp_path / "typo.yaml", "arms: {kd: {method.kd.tua: 2}}\n"))], "method.kd.tua"),
-        (["tune", "sota", "--set", "method.kd.tau=3"], "method.kd.tau is sampled by the tuning of arm(s) kd, avg_kd"),
+        (["tune", "sota", "--set", "method.kd.tau=3"], "method.kd.tau is sampled by the tuning of arm(s) kd ("),
         (["tune", "sota", "--arms", "kd", "nope"], "'nope' is not an arm of sota"),
         (["ablation", "--margin", "0"], "--margin must be a number of accuracy points"),
         (["tune", "sota", "--set", "data.split_per_seed=false"], "tune needs data.split_per_seed=true"),
