@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asib_sweeps.methods.asib_diagnostics import attention_entropy, query_sensitivity
 from asib_sweeps.methods.asib_parts import WeightSnapshot, label_entropy, seen_class_masks
 from asib_sweeps.methods.asib_plan import SYNERGY_PHASES, asib_plan
 from asib_sweeps.methods.asib_settings import ASIBSettings
@@ -47,6 +48,9 @@ from asib_sweeps.models.interface import ModelOutput, ZooModel
 
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
+
+EVAL_NOISE_SEED = 0
+"""Seed of the noise that samples z for i_zy_z at evaluation (the same draws every epoch)."""
 
 
 @register_method
@@ -69,6 +73,7 @@ class ASIB(DistillMethod):
         self.teacher_anchors: nn.ModuleList | None = None
         self.prox_anchor: WeightSnapshot | None = None
         self._teachers: list[ZooModel] = []  # plain list: referenced for L2-SP, not owned
+        self._eval_generator: torch.Generator | None = None
         # The pull's gate, decided by the last evaluation; a buffer, so a resumed run keeps it.
         self.register_buffer("pull_gate_open", torch.tensor(self.settings.synergy_gate_acc <= 0))
         self._read_gate()
@@ -161,6 +166,7 @@ class ASIB(DistillMethod):
         unchanged); in stage 0 the weights after the warm-up.
         """
         self.train(plan.phase != "B")
+        self._eval_generator = None  # the next evaluation reseeds its noise
         self._read_gate()  # after a restore, the buffer came from the checkpoint
         if self.prox_anchor is not None and plan.phase == "A" and int(self.prox_anchor_stage) != plan.stage:
             self.prox_anchor.copy_from(self.synergy)
@@ -292,10 +298,14 @@ class ASIB(DistillMethod):
 
     @torch.no_grad()
     def eval_terms(self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor) -> dict[str, Tensor]:
-        """Per-sample synergy accuracy and information-plane bounds (method.md section 8), with z = mu.
+        """Per-sample synergy accuracy and information-plane bounds (method.md section 8).
 
-        i_xz = KL(q(z|x) || N(0, I)) bounds I(X;Z) only for the stochastic encoder; with
-        use_ib off the encoder is deterministic (and sigma untrained), so i_xz is not reported.
+        i_xz = KL(q(z|x) || N(0, I)) bounds I(X;Z) for the sampled code z ~ q(z|x), so
+        the I(Z;Y) bound that goes with it, i_zy_z, decodes that same sampled z, drawn in
+        this pass (from a generator of its own, so evaluating never shifts the run's
+        random streams). i_zy decodes z = mu (the synergy's output at evaluation, which
+        the student distils). With use_ib off the encoder is deterministic (and sigma
+        untrained): z = mu, and neither i_xz nor i_zy_z is reported.
         """
         code = self.synergy["mbm"](student.pooled, [t.pooled for t in teachers])
         logits = self.synergy["head"](code.mu)
@@ -304,5 +314,37 @@ class ASIB(DistillMethod):
             "i_zy": self.label_entropy - F.cross_entropy(logits, labels, reduction="none"),
         }
         if self.settings.use_ib:
+            noise = torch.randn(code.mu.shape, generator=self._eval_noise(code.mu.device), device=code.mu.device)
+            sampled_logits = self.synergy["head"](code.mu + code.sigma * noise.to(code.mu.dtype))
             terms["i_xz"] = gaussian_kl(code.mu, code.sigma)
+            terms["i_zy_z"] = self.label_entropy - F.cross_entropy(sampled_logits, labels, reduction="none")
         return terms
+
+    def _eval_noise(self, device: torch.device) -> torch.Generator:
+        """The evaluation's own noise stream, reseeded at every epoch's start (on_epoch_start), so each
+        evaluation draws the same noise and a resumed run draws what an uninterrupted one would."""
+        if self._eval_generator is None or self._eval_generator.device != device:
+            self._eval_generator = torch.Generator(device=device).manual_seed(EVAL_NOISE_SEED)
+        return self._eval_generator
+
+    @torch.no_grad()
+    def diagnostics(self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor) -> dict[str, float]:
+        """The joint objective and the query-sensitivity readings (asib_diagnostics) on the fixed batch.
+
+        joint_objective = L_syn + L_stu with full beta, with the method in eval mode (z = mu,
+        no dropout), A-phase-only terms (T-Adapt's, the proximal term) left out: the
+        objective CCCP claims to decrease stage by stage, measured on the same batch
+        every epoch.
+        """
+        s = self.settings
+        full_beta = EpochPlan(epoch=0, stage=0, phase="joint", synergy_epoch=max(1, s.beta_warmup_epochs))
+        step = StepInput(student=student, teachers=teachers, labels=labels, indices=labels, plan=full_beta)
+        code, synergy_logits = self._synergy_forward(student, teachers)
+        terms = {**self._synergy_terms(step, code, synergy_logits), **self._student_terms(step, code, synergy_logits)}
+        readings = query_sensitivity(lambda query: self._synergy_forward(query, teachers)[1], student, s.tau_syn)
+        weights = self.synergy["mbm"].attention_weights(student.pooled, [t.pooled for t in teachers])
+        return {
+            "joint_objective": float(sum(term.float() for term in terms.values())),
+            **readings,
+            "attention_entropy": attention_entropy(weights),
+        }

@@ -96,8 +96,8 @@ class IBMBM(nn.Module):
     def num_teachers(self) -> int:
         return len(self.teacher_adapters)
 
-    def forward(self, student_feature: Tensor, teacher_features: Sequence[Tensor]) -> BottleneckCode:
-        """student_feature [B, D_S] and one [B, D_k] per teacher -> the code of each sample."""
+    def _query_and_tokens(self, student_feature: Tensor, teacher_features: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        """The student's query [B, 1, d] and the teachers' key/value tokens [B, K, d]."""
         if len(teacher_features) != self.num_teachers:
             raise ValueError(f"expected {self.num_teachers} teacher features, got {len(teacher_features)}")
         query = self.query_norm(self.query_proj(self.student_adapter(student_feature))).unsqueeze(1)
@@ -108,6 +108,17 @@ class IBMBM(nn.Module):
             ],
             dim=1,
         )
+        return query, tokens
+
+    def attention_weights(self, student_feature: Tensor, teacher_features: Sequence[Tensor]) -> Tensor:
+        """[B, K]: how the query spreads its attention over the teachers, averaged over heads."""
+        query, tokens = self._query_and_tokens(student_feature, teacher_features)
+        _, weights = self.attention(query, tokens, tokens, need_weights=True, average_attn_weights=True)
+        return weights.squeeze(1)
+
+    def forward(self, student_feature: Tensor, teacher_features: Sequence[Tensor]) -> BottleneckCode:
+        """student_feature [B, D_S] and one [B, D_k] per teacher -> the code of each sample."""
+        query, tokens = self._query_and_tokens(student_feature, teacher_features)
         attended, _ = self.attention(query, tokens, tokens, need_weights=False)
         state = self.state_norm(attended + query).squeeze(1)
         mu = self.mu_proj(state)
