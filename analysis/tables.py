@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from analysis.component_effects import component_effects
 from analysis.flatten import flatten_dict
 from analysis.schema import (
     CONFIG_PREFIX,
@@ -167,6 +168,7 @@ def _trial_row(trial: TrialFiles, identity: TrialIdentity, epochs: list[dict[str
         "best_epoch": best["epoch"] if best else None,
         "epochs_done": len(epochs),
         **phase_budget(epochs),
+        **component_effects(epochs),
         "wall_time_s": trial.reports[-1].get("time_total_s") if trial.reports else None,
         "teacher_keys": identity.teacher_keys,
         "code_revision": identity.code_revision,

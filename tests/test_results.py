@@ -105,6 +105,16 @@ def epoch_metrics(epoch: int, val_acc: float, test_acc: float, **extra: Any) -> 
         "teacher1_test_acc": 0.92,
         "eval_time_s": 0.2,
         "peak_memory_mb": 0.0,
+        "saved_activation_mb": 1.5,
+        "frozen_params": 100,
+        "teacher0_drift_l2": 0.01 * epoch,
+        "teacher0_drift_kl": 0.002,
+        "joint_objective": 3.0 - 0.1 * epoch,
+        "query_kl": 0.001,
+        "query_flips": 0.0,
+        "attention_entropy": 0.69,
+        "i_zy_z": 2.0,
+        "test_i_zy_z": 1.9,
         **extra,
     }
 
