@@ -15,11 +15,13 @@ change what trains:
 
 Every mode starts with a synergy warm-up (phase W: L_syn over the synergy alone) of
 `synergy_warmup_steps` optimiser steps, so the student never learns from an unfitted
-synergy; under CCCP each A-phase lasts at least `a_min_steps` steps. These synergy
+synergy; under CCCP the A-phases share `epochs` epochs (a_phase_budget `e2e`: the synergy
+then trains exactly as many steps, on the same LR schedule, as under E2E). These synergy
 epochs come on top of the `epochs` student epochs, which every rung shares.
 
-`stages`, `a_epochs`, `a_min_steps` and `cccp_prox` describe the CCCP mode and are read
-only when use_cccp is on (a study shares one config across the rungs, E2E ones included).
+`stages`, `a_phase_budget`, `a_epochs`, `a_min_steps` and `cccp_prox` describe the CCCP
+mode and are read only when use_cccp is on (a study shares one config across the rungs,
+E2E ones included); `a_epochs` and `a_min_steps` only under a_phase_budget `minimum`.
 
 Gradient isolation is done here, not left to the loop: inside L_syn the student's
 feature and logits are detached ("student held fixed"), inside L_stu the synergy's
