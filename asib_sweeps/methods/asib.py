@@ -100,6 +100,7 @@ class ASIB(DistillMethod):
                     logvar_clip=s.logvar_clip,
                     stochastic=s.use_ib,
                     logvar_init=s.logvar_init,
+                    query_in_values=s.query_in_values,
                 ),
                 "head": synergy_head(s.mbm_dim, context.num_classes, s.synergy_dropout),
             }

@@ -28,6 +28,9 @@ class ASIBSettings(MethodSettings):
     keep PyTorch's init), so sigma starts near exp(-2) ~ 0.14. None keeps PyTorch's init (the
     design note's), log sigma^2 ~ 0: there the noise (sigma ~ 1) is larger than mu (std ~ 0.6)
     and the synergy has to fit through it (docs/method.md, change 10)."""
+    query_in_values: bool = False
+    """Add the student's adapted feature to the synergy's value tokens, a second path for the
+    student's query besides the attention weights and the residual (ib_mbm.IBMBM)."""
     synergy_dropout: float = Field(0.0, ge=0, lt=1)
     """Dropout inside the synergy head."""
     beta: float = Field(1e-3, ge=0)
