@@ -112,7 +112,7 @@ METRIC_COLUMNS: tuple[Column, ...] = (
     Column("synergy_acc", "float64", "ASIB: synergy head accuracy on the validation split."),
     Column("test_synergy_acc", "float64", "ASIB: synergy head accuracy on the test split."),
     Column("i_xz", "float64", "ASIB with use_ib: upper bound of I(X;Z) on the validation split."),
-    Column("i_zy", "float64", "ASIB: lower bound of I(Z;Y) on the validation split."),
+    Column("i_zy", "float64", "ASIB: lower bound of I(Z;Y) on the validation split, decoding z = mu (the synergy's evaluation output)."),
     Column("test_i_xz", "float64", "As i_xz, on the test split."),
     Column("test_i_zy", "float64", "As i_zy, on the test split."),
     Column("i_zy_z", "float64", "ASIB with use_ib: lower bound of I(Z;Y) decoding the sampled z of the same pass as i_xz."),

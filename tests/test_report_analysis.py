@@ -148,14 +148,18 @@ def test_info_plane_points_keep_epochs_with_both_bounds_and_mark_the_last() -> N
             "beta": [1e-3] * 3 + [math.nan],
             "epoch": [1, 0, 2, 0],
             "i_xz": [2.0, 1.0, math.nan, math.nan],
+            "i_zy_z": [0.4, 0.1, 0.6, math.nan],
             "i_zy": [0.5, 0.2, 0.7, 0.3],
         }
     )
     points = info_plane_points(epochs)
-    assert points[["trial_id", "epoch", "i_xz", "i_zy", "final"]].values.tolist() == [
-        ["t1", 0, 1.0, 0.2, False],
-        ["t1", 1, 2.0, 0.5, True],
+    # The y axis decodes the sampled z (the variable i_xz bounds); mu's reading rides along.
+    assert points[["trial_id", "epoch", "i_xz", "i_zy_z", "i_zy", "final"]].values.tolist() == [
+        ["t1", 0, 1.0, 0.1, 0.2, False],
+        ["t1", 1, 2.0, 0.4, 0.5, True],
     ]
+    with pytest.raises(MissingData, match="no column i_zy_z"):
+        info_plane_points(epochs.drop(columns="i_zy_z"))
     assert arms_without(epochs, "i_xz") == ["baseline"]
     with pytest.raises(MissingData, match="no column i_xz"):
         info_plane_points(epochs.drop(columns="i_xz"))

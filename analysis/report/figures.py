@@ -86,7 +86,7 @@ def info_plane(points: pd.DataFrame, colour_by: str, arm_order: list[str]) -> go
             },
         )
     figure.update_xaxes(title="I(X;Z) bound (nats)", matches="x")
-    figure.update_yaxes(title="I(Z;Y) bound (nats)", selector={"anchor": "x"})
+    figure.update_yaxes(title="I(Z;Y) bound, sampled z (nats)", selector={"anchor": "x"})
     return _layout(figure, showlegend=False)
 
 
@@ -94,14 +94,16 @@ def _path(path: pd.DataFrame, colour: str, label: str) -> go.Scatter:
     final = path["final"].to_numpy()
     return go.Scatter(
         x=path["i_xz"],
-        y=path["i_zy"],
+        y=path["i_zy_z"],
         mode="lines+markers",
         line={"color": colour, "width": 1.5},
         marker={"size": np.where(final, 11, 4), "color": colour, "symbol": np.where(final, "diamond", "circle")},
-        customdata=path[["epoch", "phase"]],
+        customdata=path[["epoch", "phase", "i_zy"]] if "i_zy" in path else path[["epoch", "phase"]],
         name=label,
         hovertemplate=f"{path['trial_id'].iloc[0]} ({label}, seed {path['seed'].iloc[0]})<br>epoch %{{customdata[0]}} "
-        "%{customdata[1]}<br>I(X;Z)≤%{x:.3g}, I(Z;Y)≥%{y:.3g}<extra></extra>",
+        "%{customdata[1]}<br>I(X;Z)≤%{x:.3g}, I(Z;Y)≥%{y:.3g} (sampled z)"
+        + ("<br>decoded from μ: %{customdata[2]:.3g}" if "i_zy" in path else "")
+        + "<extra></extra>",
     )
 
 
