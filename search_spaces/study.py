@@ -100,6 +100,20 @@ def seed_values(base: RunConfig, count: int) -> list[int]:
     return [base.seed + offset for offset in range(count)]
 
 
+REPEAT_INDEX = "__trial_index__"
+"""The key Ray Tune's `Repeater` search wrapper (ray.tune.search.repeater.TRIAL_INDEX) adds to the
+params of each repeat of one suggestion: 0, 1, ... The beta study repeats each beta on several
+seeds this way; a repeat's seed is the params' seed plus its index (analysis.tables reads the
+same key)."""
+
+
+def repeated_seed_config(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The trial's nested config, with the seed moved on by its repeat index (none: as planned)."""
+    config = dict(params["config"])
+    config["seed"] = config["seed"] + int(params.get(REPEAT_INDEX, 0))
+    return config
+
+
 def with_seed(config: RunConfig, seed: int) -> RunConfig:
     from asib_sweeps.config import build_config
 

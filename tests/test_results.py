@@ -356,6 +356,29 @@ def test_values_of_varying_types_become_text_and_ints_with_floats_become_floats(
     assert table.column("cfg.data.classes").to_pylist() == [None, "[0, 1]"]
 
 
+def test_a_repeat_of_a_suggestion_is_identified_by_its_own_seed(tmp_path: Path) -> None:
+    """Tune's Repeater (the beta study's seeds) adds a repeat index to the params; that repeat ran
+    at the planned seed plus the index, and its row and config column say so."""
+    from ray.tune.search.repeater import TRIAL_INDEX
+
+    from analysis.tables import REPEAT_INDEX
+    from search_spaces.study import REPEAT_INDEX as PLANNED_REPEAT_INDEX
+    from search_spaces.study import repeated_seed_config
+
+    assert REPEAT_INDEX == PLANNED_REPEAT_INDEX == TRIAL_INDEX
+    assert repeated_seed_config({"config": {"seed": 5}, REPEAT_INDEX: 2})["seed"] == 7  # what the trainable runs
+    assert repeated_seed_config({"config": {"seed": 5}})["seed"] == 5
+    experiment = FakeExperiment(tmp_path)
+    params = [{**params_for("full", seed=0), REPEAT_INDEX: index} for index in range(2)]
+    for index, trial_params in enumerate(params):
+        experiment.start_trial(f"r_0000{index}", index, trial_params)
+    experiment.save_state(
+        [(f"r_0000{i}", "PENDING", experiment.trial_dir(f"r_0000{i}", i), p) for i, p in enumerate(params)]
+    )
+    trials = write_results(experiment.dir, tmp_path / "results", study=STUDY).trials
+    assert trials["seed"].tolist() == [0, 1] and trials["cfg.seed"].tolist() == [0, 1]
+
+
 # --- epoch rows ---------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from asib_sweeps.config import ConfigError, build_config
 from asib_sweeps.teachers import TeacherCache
 from asib_sweeps.training import TrainingRun
-from search_spaces.study import teacher_keys_used
+from search_spaces.study import repeated_seed_config, teacher_keys_used
 from trainables.config_errors import config_errors_not_retried
 from trainables.placement import gpu_share_errors, trial_device
 from trainables.reporting import checkpoint_options, train_and_report
@@ -17,9 +17,10 @@ from trainables.reporting import checkpoint_options, train_and_report
 def distill(params: Mapping[str, Any]) -> None:
     """Tune function trainable; `params` holds the nested `config`, `teacher_keys`,
     `teacher_cache` (the cache folder), `checkpoint_every` and (sweeps planned since they
-    exist) `checkpoint_every_s` and `stop_file` (trainables.reporting.CheckpointPolicy)."""
+    exist) `checkpoint_every_s` and `stop_file` (trainables.reporting.CheckpointPolicy). A repeat of
+    a searcher's suggestion (the beta study's seeds) runs at the seed plus its repeat index."""
     with config_errors_not_retried():
-        config = build_config(params["config"])
+        config = build_config(repeated_seed_config(params))
         keys = teacher_keys_used(config)
         if keys != list(params["teacher_keys"]):
             raise ConfigError(
