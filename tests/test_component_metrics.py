@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,9 +17,9 @@ from torch import nn
 from analysis.component_effects import component_effects, objective_per_stage, stage_objectives
 from asib_sweeps.presets import apply_preset
 from asib_sweeps.teachers import TeacherCache
-from asib_sweeps.training import TrainingRun
+from asib_sweeps.training import TrainingRun, load_checkpoint, save_checkpoint
 from asib_sweeps.training.component_metrics import SavedActivations, TeacherAnchors, output_drift_kl
-from conftest import small_digits_config, teacher_states
+from conftest import comparable, small_digits_config, teacher_states
 
 LARGE_TEACHER_LR = "method.asib.teacher_lr=0.01"
 """1000x the default: the positive control that must move the teachers."""
@@ -101,6 +102,28 @@ def test_query_sensitivity_and_the_sampled_information_plane_are_reported(histor
             assert 0 <= row["attention_entropy"] <= math.log(2) + 1e-6
     assert all("i_zy_z" in row and "i_xz" in row for row in histories["cccp"])
     assert not any("i_zy_z" in row for row in histories["baseline"])  # no bottleneck, no sampled z
+
+
+def test_a_run_resumed_inside_an_adapting_phase_reports_the_same_readings(
+    teacher_cache: TeacherCache, tmp_path: Path
+) -> None:
+    """epochs 4, stages 2: W, A, A, B, B, ...; stopping after epoch 1 stops inside stage 0's A-phase."""
+    config = apply_preset(small_digits_config(LARGE_TEACHER_LR), "tadapt")
+    states = teacher_states(config, teacher_cache)
+    uninterrupted = TrainingRun.create(config, teacher_states=states)
+    while not uninterrupted.finished:
+        uninterrupted.run_epoch()
+    first = TrainingRun.create(config, teacher_states=states)
+    for _ in range(2):
+        first.run_epoch()
+    assert [row["phase"] for row in first.history] == ["W", "A"] and uninterrupted.plan[2].phase == "A"
+    save_checkpoint(first.state_dict(), tmp_path / "ckpt.pt")
+    resumed = TrainingRun.create(config, teacher_states=states)
+    resumed.load_state_dict(load_checkpoint(tmp_path / "ckpt.pt"))
+    while not resumed.finished:
+        resumed.run_epoch()
+    assert comparable(resumed.history) == comparable(uninterrupted.history)
+    assert "teacher0_drift_kl" in resumed.history[2]
 
 
 # ------------------------------------------------------------------ the parts, by hand

@@ -207,7 +207,7 @@ class TrainingRun:
         if self.teacher_anchors is not None and (ends_adapting or plan.epoch == len(self.plan) - 1):
             for index, distance in enumerate(self.teacher_anchors.distances(self.teachers)):
                 metrics[f"teacher{index}_drift_l2"] = distance
-        if ends_adapting and self._val_logits_before is not None:  # None: resumed inside the phase
+        if ends_adapting and self._val_logits_before is not None:  # None: a state saved before the key existed
             after = self.evaluator.teacher_outputs(self.teacher_version)["val"].logits
             for index, (before, now) in enumerate(zip(self._val_logits_before, after, strict=True)):
                 metrics[f"teacher{index}_drift_kl"] = output_drift_kl(before, now)
@@ -249,6 +249,8 @@ class TrainingRun:
             "schedulers": {part: scheduler.state_dict() for part, scheduler in self.schedulers.items()},
             "history": self.history,
             "rng": capture_rng_state(),
+            # Mid-phase, the teachers' outputs before the adapting phase: its drift KL needs them at its end.
+            "teacher_val_logits_before": self._val_logits_before,
         }
         if self.best_student_state is not None:
             state["best_student"] = self.best_student_state
@@ -268,5 +270,7 @@ class TrainingRun:
         for part, scheduler in self.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][part])
         self.history = [dict(row) for row in state["history"]]
+        before = state.get("teacher_val_logits_before")
+        self._val_logits_before = [logits.to(self.device) for logits in before] if before is not None else None
         self.best_student_state = state.get("best_student")
         restore_rng_state(state["rng"])
