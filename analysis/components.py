@@ -44,14 +44,16 @@ def teacher_drift(epochs: pd.DataFrame) -> pd.DataFrame:
 
 
 def drift_by_stage(drift: pd.DataFrame) -> pd.DataFrame:
-    """arm, stage, n (trials), drift_l2 and drift_kl: each trial's last report in the stage, mean over
-    teachers, then mean over trials (drift_kl NaN where the stage's last report had none)."""
-    last = drift[drift["epoch"] == drift.groupby(["trial_id", "stage"])["epoch"].transform("max")]
-    per_trial = last.groupby(["arm", "trial_id", "stage"], as_index=False)[["drift_l2", "drift_kl"]].mean()
-    table = per_trial.groupby(["arm", "stage"], as_index=False).agg(
+    """arm, stage, n (trials), drift_l2 (each trial's last report in the stage) and drift_kl (the stage's
+    adapting phase; NaN where none adapted): mean over teachers, then over trials."""
+    ordered = drift.sort_values("epoch")
+    per_teacher = ordered.groupby(["arm", "trial_id", "stage", "teacher"], as_index=False).agg(
+        drift_l2=("drift_l2", "last"), drift_kl=("drift_kl", lambda values: values.sum(min_count=1))
+    )
+    per_trial = per_teacher.groupby(["arm", "trial_id", "stage"], as_index=False)[["drift_l2", "drift_kl"]].mean()
+    return per_trial.groupby(["arm", "stage"], as_index=False).agg(
         n=("trial_id", "size"), drift_l2=("drift_l2", "mean"), drift_kl=("drift_kl", "mean")
     )
-    return table
 
 
 def freezing_savings(trials: pd.DataFrame) -> pd.DataFrame:

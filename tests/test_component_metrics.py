@@ -10,11 +10,13 @@ import math
 from functools import cache
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from analysis.component_effects import component_effects, objective_per_stage, stage_objectives
+from analysis.components import drift_by_stage, teacher_drift
 from asib_sweeps.presets import apply_preset
 from asib_sweeps.teachers import TeacherCache
 from asib_sweeps.training import TrainingRun, load_checkpoint, save_checkpoint
@@ -70,6 +72,19 @@ def test_a_large_teacher_lr_moves_the_teachers_and_the_drift_shows_it(histories:
     # The default LR moves them far less: the drift column tells the two apart.
     default = component_effects(histories["tadapt_default_lr"])
     assert 0 < default["teacher_drift_l2"] < effects["teacher_drift_l2"] / 10
+
+
+def test_the_drift_figure_shows_the_moved_teachers_and_flat_zero_for_fixed_ones(histories: dict[str, list[dict]]) -> None:
+    """The report's drift analysis (analysis.components) over the real runs' epoch rows."""
+    rows = [
+        {**row, "trial_id": arm, "arm": arm, "seed": 0}
+        for arm in ("cccp", "tadapt")
+        for row in histories[arm]
+    ]
+    by_stage = drift_by_stage(teacher_drift(pd.DataFrame(rows))).set_index(["arm", "stage"])
+    assert (by_stage.loc["tadapt", "drift_l2"] > 0).all() and (by_stage.loc["tadapt", "drift_kl"] > 0).all()
+    assert list(by_stage.loc["tadapt"].index) == [0, 1]
+    assert (by_stage.loc["cccp", "drift_l2"] == 0).all()
 
 
 def test_partial_freezing_holds_back_updates_and_saved_activations(histories: dict[str, list[dict]]) -> None:

@@ -66,6 +66,7 @@ def test_teacher_drift_per_stage_takes_each_stage_last_report_and_averages_teach
     assert by_stage.loc[("tadapt", 0), "drift_l2"] == pytest.approx(0.2)  # (0.1 + 0.3) / 2 at the A-phase's end
     assert by_stage.loc[("tadapt", 1), "drift_l2"] == pytest.approx(0.4)  # the run's last epoch: (0.2 + 0.6) / 2
     assert by_stage.loc[("tadapt", 0), "drift_kl"] == pytest.approx(0.1)
+    assert by_stage.loc[("tadapt", 1), "drift_kl"] == pytest.approx(0.1)  # the A-phase's, not the last epoch's
     assert by_stage.loc[("cccp", 1), "drift_l2"] == 0.0 and math.isnan(by_stage.loc[("cccp", 1), "drift_kl"])
     with pytest.raises(MissingData, match="no teacher<k>_drift_l2"):
         components.teacher_drift(epochs_table().drop(columns=["teacher0_drift_l2", "teacher1_drift_l2"]))
