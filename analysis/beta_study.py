@@ -1,9 +1,11 @@
 """Beta sensitivity: accuracy and the I(X;Z) bound against beta, the best beta on validation,
 and the Optuna search's trial history and parameter importance.
 
-What Optuna saw is rebuilt from the tables: Tune gives the searcher each trial's last
-reported `val_acc` (the study's metric), and trial ids number trials in the order the
-searcher proposed them.
+Each beta the searcher proposed ran on several seeds (search_spaces/beta.py), so the
+accuracy per beta is a mean over seeds with a 95 % t confidence interval. What Optuna saw
+is rebuilt from the tables: Tune's Repeater gives the searcher the mean over a
+proposal's seeds of each trial's last reported `val_acc` (the study's metric), and trial
+ids number trials in the order they were proposed (a proposal's repeats in a row).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+from scipy import stats
 
 from analysis.schema import CONFIG_PREFIX
 from analysis.stats import MissingData, finished, require_columns, spread
@@ -35,31 +38,41 @@ def beta_points(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     return points.sort_values("beta").reset_index(drop=True)
 
 
-def beta_spread(points: pd.DataFrame, metric: str = ACCURACY) -> pd.DataFrame:
-    """Per distinct beta: n, mean and std of `metric` (std NaN where a beta ran once)."""
-    rows = [(beta, *spread(group[metric])) for beta, group in points.groupby("beta")]
-    return pd.DataFrame(rows, columns=["beta", "n", "mean", "std"])
+def beta_spread(points: pd.DataFrame, metric: str = ACCURACY, confidence: float = 0.95) -> pd.DataFrame:
+    """Per distinct beta: n, mean and std of `metric` over its seeds, and the two-sided t confidence
+    interval of the mean, ci_low and ci_high (std and interval NaN where a beta ran once)."""
+    rows = []
+    for beta, group in points.groupby("beta"):
+        n, mean, std = spread(group[metric])
+        half = stats.t.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
+        rows.append((beta, n, mean, std, mean - half, mean + half))
+    return pd.DataFrame(rows, columns=["beta", "n", "mean", "std", "ci_low", "ci_high"])
 
 
 def best_beta(points: pd.DataFrame) -> pd.Series:
-    """The trial with the highest val_acc_best (the first listed on ties)."""
+    """The beta with the highest val_acc_best averaged over its seeds (the smallest beta on ties):
+    beta, n, and the means of val_acc_best and test_acc_best_val."""
     if points["val_acc_best"].isna().all():
         raise MissingData("no finished trial reported val_acc")
-    return points.loc[points["val_acc_best"].idxmax()]
+    means = points.groupby("beta").agg(
+        n=("trial_id", "size"), val_acc_best=("val_acc_best", "mean"), test_acc_best_val=(ACCURACY, "mean")
+    )
+    return means.reset_index().loc[means["val_acc_best"].to_numpy().argmax()]
 
 
 def trial_history(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
-    """number (proposal order), trial_id, beta, objective (last val_acc), best_so_far, for finished trials."""
+    """number (proposal order), trial_id (the proposal's first), beta, seeds, objective (mean over the
+    proposal's finished seeds of their last val_acc: what the searcher was told), best_so_far."""
     done = finished(trials).sort_values("trial_id")
     objective = last_epochs(epochs)[OBJECTIVE] if OBJECTIVE in epochs.columns else pd.Series(dtype="float64")
-    history = pd.DataFrame(
-        {
-            "number": range(len(done)),
-            "trial_id": done["trial_id"].to_numpy(),
-            "beta": done["beta"].to_numpy(),
-            "objective": done["trial_id"].map(objective).to_numpy(dtype="float64"),
-        }
+    done = done.assign(objective=done["trial_id"].map(objective).astype("float64"))
+    parameters = [*searched_parameters(trials), "beta"]
+    proposals = done.groupby(parameters, sort=False, dropna=False).agg(
+        trial_id=("trial_id", "first"), seeds=("trial_id", "size"), objective=("objective", "mean")
     )
+    history = proposals.reset_index().sort_values("trial_id", ignore_index=True)
+    history = history[["trial_id", "beta", "seeds", "objective", *parameters[:-1]]]
+    history.insert(0, "number", range(len(history)))
     if history["objective"].isna().all():
         raise MissingData("no finished trial reported val_acc")
     history["best_so_far"] = history["objective"].cummax()
@@ -93,14 +106,13 @@ def parameter_importance(trials: pd.DataFrame, epochs: pd.DataFrame, seed: int =
     if len(parameters) < 2:
         names = ", ".join(p.removeprefix(CONFIG_PREFIX) for p in parameters) or "none"
         raise MissingData(f"parameter importance needs two or more searched parameters; this study searched {names}")
-    done = finished(trials).sort_values("trial_id")
-    objective = trial_history(trials, epochs)["objective"]
+    history = trial_history(trials, epochs)  # one row per proposal, its seeds averaged
     distributions = {}
     for column in parameters:
-        low, high = float(done[column].min()), float(done[column].max())
+        low, high = float(history[column].min()), float(history[column].max())
         distributions[column] = optuna.distributions.FloatDistribution(low, high, log=low > 0)
     study = optuna.create_study(direction="maximize")
-    for (_, row), value in zip(done.iterrows(), objective):
+    for (_, row), value in zip(history.iterrows(), history["objective"]):
         if not math.isnan(value):
             params = {column: float(row[column]) for column in parameters}
             study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=float(value)))

@@ -1,8 +1,11 @@
-"""CCCP stability: the student's validation accuracy under E2E (`ib`) against CCCP (`cccp`).
+"""CCCP stability: whether each stage decreases the joint objective (CCCP's own claim), and the
+student's validation accuracy under E2E (`ib`) against CCCP (`cccp`).
 
-CCCP interleaves A-epochs, in which the student does not train, with B-epochs; E2E
-trains the student every (joint) epoch. Counting only epochs that train the student
-("student epochs") puts the two on one x-axis.
+The joint objective (L_syn + L_stu on one fixed validation batch, reported every epoch)
+is read at each stage's end; `objective_stages` gives its decrease per stage. For the
+learning curves: CCCP interleaves A-epochs, in which the student does not train, with
+B-epochs; E2E trains the student every (joint) epoch. Counting only epochs that train
+the student ("student epochs") puts the two on one x-axis.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from analysis.component_effects import stage_objectives
 from analysis.stats import MissingData, require_columns, spread
 
 STUDENT_PHASES = ("joint", "B")
@@ -73,4 +77,47 @@ def stability(curves: pd.DataFrame, last_k: int = 5) -> pd.DataFrame:
         for measure in ("tail_std", "tail_cv", "epochs_to_95"):
             _, row[f"{measure}_mean"], row[f"{measure}_std"] = spread(group[measure])
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def objective_stages(epochs: pd.DataFrame) -> pd.DataFrame:
+    """trial_id, arm, seed, stage, objective, decrease: the joint objective on the fixed validation batch
+    at each stage's last epoch (stage -1: the end of the synergy warm-up), for trials of two or more
+    stages; decrease is the previous end's value minus this one (NaN at the first end).
+
+    CCCP's claim is that each stage decreases the joint objective; E2E runs are one stage and
+    are left out.
+    """
+    require_columns(epochs, ("joint_objective",), "epochs.parquet")
+    rows = []
+    for trial_id, trial in epochs.sort_values("epoch").groupby("trial_id", sort=True):
+        ends = stage_objectives(trial[["phase", "stage", "joint_objective"]].to_dict("records"))
+        if sum(stage >= 0 for stage, _ in ends) < 2:
+            continue
+        previous = math.nan
+        for stage, value in ends:
+            first = trial.iloc[0]
+            rows.append(
+                {"trial_id": trial_id, "arm": first["arm"], "seed": first["seed"], "stage": stage,
+                 "objective": value, "decrease": previous - value}
+            )  # fmt: skip
+            previous = value
+    if not rows:
+        raise MissingData("no trial of two or more stages reported joint_objective")
+    return pd.DataFrame(rows)
+
+
+def objective_summary(stages: pd.DataFrame) -> pd.DataFrame:
+    """Per arm: trials, stage transitions, mean decrease per transition and the share that decreased."""
+    rows = []
+    for arm, group in stages.dropna(subset=["decrease"]).groupby("arm", sort=False):
+        rows.append(
+            {
+                "arm": arm,
+                "trials": group["trial_id"].nunique(),
+                "transitions": len(group),
+                "mean_decrease": float(group["decrease"].mean()),
+                "monotone_fraction": float((group["decrease"] > 0).mean()),
+            }
+        )
     return pd.DataFrame(rows)

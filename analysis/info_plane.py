@@ -1,5 +1,11 @@
 """The information plane: each trial's per-epoch path in (I(X;Z), I(Z;Y)), on the validation split.
 
+Both axes describe the same variable, the sampled code z ~ q(z|x): i_xz bounds I(X;Z)
+for it, and i_zy_z is the I(Z;Y) bound decoded from z sampled in the same evaluation
+pass. i_zy (decoded from z = mu, the synergy's output at evaluation) is kept beside
+them as a second reading, not as an axis. Tables written before i_zy_z existed have no
+plane to draw, and say so.
+
 i_xz is reported only where the bottleneck is on (use_ib), so a rung without it has no
 path; `arms_without` names those so the page can say why they are not drawn.
 """
@@ -10,14 +16,16 @@ import pandas as pd
 
 from analysis.stats import require_columns
 
-AXES = ("i_xz", "i_zy")
+AXES = ("i_xz", "i_zy_z")
+MU_READING = "i_zy"
 IDENTITY = ("trial_id", "arm", "seed", "beta", "epoch", "stage", "phase")
 
 
 def info_plane_points(epochs: pd.DataFrame) -> pd.DataFrame:
-    """One row per epoch that reported both bounds: IDENTITY, i_xz, i_zy and `final` (the trial's last such epoch)."""
+    """One row per epoch that reported both bounds: IDENTITY, i_xz, i_zy_z, i_zy (mu, where reported)
+    and `final` (the trial's last such epoch)."""
     require_columns(epochs, AXES, "epochs.parquet")
-    columns = [c for c in IDENTITY if c in epochs.columns] + list(AXES)
+    columns = [c for c in (*IDENTITY, *AXES, MU_READING) if c in epochs.columns]
     points = epochs.dropna(subset=list(AXES))[columns].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
     points["final"] = ~points["trial_id"].duplicated(keep="last")
     return points

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from analysis.component_effects import component_effects
 from analysis.flatten import flatten_dict
 from analysis.schema import (
     CONFIG_PREFIX,
@@ -37,6 +38,10 @@ REQUIRED_PARAMS = ("study", "arm", "seed", "teacher_keys", "code_revision", "con
 """Param-space keys every trial of a sweep carries (trainables/ and the sweep CLI put them there)."""
 
 _TRIAL_LEVEL_NAMES = frozenset({"trial_id", "study", "arm", "seed", "beta", "schema_version"})
+REPEAT_INDEX = "__trial_index__"
+"""Ray Tune's Repeater adds this key to the params of each repeat of a suggestion (a copy of
+search_spaces.study.REPEAT_INDEX; a test keeps them equal): the repeat ran at the planned seed
+plus this index, and its row says so."""
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,17 @@ def identify(trial: TrialFiles, *, study: str) -> TrialIdentity:
         raise ValueError(f"trial {trial.trial_id} belongs to study={params['study']!r}, not study={study!r}")
     if not isinstance(params["config"], Mapping):
         raise ValueError(f"trial {trial.trial_id}: params config must be a nested dict; got {params['config']!r}")
-    config = flatten_dict(dict(params["config"]))
+    repeat = params.get(REPEAT_INDEX, 0)
+    raw_config = dict(params["config"])
+    if repeat:
+        raw_config["seed"] += repeat
+    config = flatten_dict(raw_config)
     method = config.get("method.name")
     return TrialIdentity(
         trial_id=trial.trial_id,
         study=study,
         arm=params["arm"],
-        seed=params["seed"],
+        seed=params["seed"] + repeat,
         beta=config.get("method.asib.beta") if method == "asib" else None,
         teacher_keys=params["teacher_keys"],
         code_revision=params["code_revision"],
@@ -167,6 +176,7 @@ def _trial_row(trial: TrialFiles, identity: TrialIdentity, epochs: list[dict[str
         "best_epoch": best["epoch"] if best else None,
         "epochs_done": len(epochs),
         **phase_budget(epochs),
+        **component_effects(epochs),
         "wall_time_s": trial.reports[-1].get("time_total_s") if trial.reports else None,
         "teacher_keys": identity.teacher_keys,
         "code_revision": identity.code_revision,

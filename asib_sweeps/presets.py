@@ -32,15 +32,15 @@ RUNG_KNOBS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {
         "baseline": _EVERY_RUNG,
         "ib": (*_EVERY_RUNG, "beta"),
-        "cccp": (*_EVERY_RUNG, "beta", "a_min_steps"),
-        "tadapt": (*_EVERY_RUNG, "beta", "a_min_steps", "teacher_lr", "l2sp_weight"),
-        "full": (*_EVERY_RUNG, "beta", "a_min_steps", "teacher_lr", "l2sp_weight", "pf_start_level"),
+        "cccp": (*_EVERY_RUNG, "beta", "stages"),
+        "tadapt": (*_EVERY_RUNG, "beta", "stages", "teacher_lr", "l2sp_weight"),
+        "full": (*_EVERY_RUNG, "beta", "stages", "teacher_lr", "l2sp_weight", "pf_start_level"),
     }
 )
 """Rung -> the ASIB settings (keys of ASIB's `search_space`) `asib-sweep tune` searches on it.
 
 A rung tunes the student's loss weights, the synergy temperature and pull, and the knobs of
-the switches it turns on (beta for the bottleneck, the A-phase length for CCCP, the teachers'
+the switches it turns on (beta for the bottleneck, the number of CCCP stages (under a_phase_budget 'e2e' the A-phases take the B-phases' epochs, so a_min_steps is not read), the teachers'
 learning rate and L2-SP weight for T-Adapt, the first freeze level for partial freezing): a
 knob a rung's switches do not read would only spend the rung's budget on noise. Each rung
 gets the same number of trials as every other arm, however many knobs it has."""

@@ -40,12 +40,13 @@ CANDIDATES: dict[str, list[tuple[str, ...]]] = {
     "crd": [("method.crd.weight=0.8",), ("method.crd.weight=0.2",), ("method.crd.weight=0.05",),
             ("method.crd.weight=0.01",)],
     "dkd": [("method.dkd.beta=8",), ("method.dkd.beta=4",), ("method.dkd.beta=2",), ("method.dkd.beta=1",)],
-    # ASIB: its A-phase budget (docs/method.md), published-note setting first
+    # ASIB: its A-phase budget (docs/method.md), published-note setting first. a_min_steps is read
+    # only under a_phase_budget=minimum (the budget these candidates were chosen under, before change 11).
     "asib": [
-        ("method.asib.synergy_warmup_steps=0", "method.asib.a_min_steps=0"),
-        ("method.asib.synergy_warmup_steps=100", "method.asib.a_min_steps=25"),
-        ("method.asib.synergy_warmup_steps=100", "method.asib.a_min_steps=10"),
-        ("method.asib.synergy_warmup_steps=200", "method.asib.a_min_steps=25"),
+        ("method.asib.synergy_warmup_steps=0", "method.asib.a_phase_budget=minimum", "method.asib.a_min_steps=0"),
+        ("method.asib.synergy_warmup_steps=100", "method.asib.a_phase_budget=minimum", "method.asib.a_min_steps=25"),
+        ("method.asib.synergy_warmup_steps=100", "method.asib.a_phase_budget=minimum", "method.asib.a_min_steps=10"),
+        ("method.asib.synergy_warmup_steps=200", "method.asib.a_phase_budget=minimum", "method.asib.a_min_steps=25"),
     ],
 }
 """method -> candidate override sets. asib is tuned on its `cccp` rung, the first that has A-phases."""

@@ -14,6 +14,8 @@ can list the studies and their options without them.
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -117,6 +119,31 @@ class Study:
 def seed_values(base: RunConfig, count: int) -> list[int]:
     """`count` consecutive seeds starting at the configured one, so `--set seed=10` shifts them all."""
     return [base.seed + offset for offset in range(count)]
+
+
+REPEAT_INDEX = "__trial_index__"
+"""The key Ray Tune's `Repeater` search wrapper (ray.tune.search.repeater.TRIAL_INDEX) adds to the
+params of each repeat of one suggestion: 0, 1, ... The beta study repeats each beta on several
+seeds this way; a repeat's seed is the params' seed plus its index (analysis.tables reads the
+same key)."""
+
+
+def repeated_seed_config(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The trial's nested config, with the seed moved on by its repeat index (none: as planned);
+    under data.split_per_seed the repeat's split and teachers follow its seed, as `with_seed` sets them."""
+    config = copy.deepcopy(dict(params["config"]))
+    seed = config["seed"] + int(params.get(REPEAT_INDEX, 0))
+    config["seed"] = seed
+    if config["data"].get("split_per_seed"):
+        config["data"]["split_seed"] = seed
+        for teacher in config["teachers"]:
+            teacher["seed"] = seed
+    return config
+
+
+def is_repeat(params: Mapping[str, Any]) -> bool:
+    """A later repeat of a searcher's suggestion: its seed (and, per seed, its teachers) differ from the plan's."""
+    return int(params.get(REPEAT_INDEX, 0)) > 0
 
 
 def with_seed(config: RunConfig, seed: int) -> RunConfig:

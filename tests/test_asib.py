@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from asib_sweeps.config import RunConfig, apply_overrides, default_config
 from asib_sweeps.methods import create_method
-from asib_sweeps.methods.asib import ASIB
+from asib_sweeps.methods.asib import EVAL_NOISE_SEED, ASIB
 from asib_sweeps.methods.base import EpochPlan, MethodContext, StepInput
 from asib_sweeps.methods.functional import mask_unseen_classes
 from asib_sweeps.methods.ib_mbm import IBMBM, gaussian_kl
@@ -126,7 +126,12 @@ def test_logvar_init_outside_the_clip_is_refused() -> None:
 # ---------------------------------------------------------------- a built method on tiny models
 
 
-BARE_PLAN = ("method.asib.synergy_warmup_steps=0", "method.asib.a_min_steps=0", "method.asib.a_epochs=1")
+BARE_PLAN = (
+    "method.asib.synergy_warmup_steps=0",
+    "method.asib.a_phase_budget=minimum",
+    "method.asib.a_min_steps=0",
+    "method.asib.a_epochs=1",
+)
 """No warm-up and one A-epoch per stage, so plans are short enough to spell out (tests of
 the warm-up and the A-phase budget set their own)."""
 
@@ -267,6 +272,16 @@ def test_a_min_steps_lengthens_every_a_phase_and_student_epochs_stay_equal() -> 
     for preset in ("baseline", "ib", "cccp", "tadapt", "full"):
         plans = build(asib_config(preset, "method.asib.a_min_steps=9", "method.asib.synergy_warmup_steps=7")).method
         assert sum(p.phase in ("joint", "B") for p in plans.plan(4)) == 4, preset
+
+
+def test_e2e_a_phase_budget_gives_a_phases_the_epochs_of_the_b_phases() -> None:
+    """The default budget: A-phases share `epochs` like the B-phases, whatever a_epochs and a_min_steps say."""
+    for overrides in ((), ("method.asib.a_epochs=3", "method.asib.a_min_steps=50")):
+        plans = build(asib_config("cccp", "method.asib.a_phase_budget=e2e", *overrides)).method.plan(4)
+        assert [p.phase for p in plans] == ["A", "A", "B", "B"] * 2
+        e2e = build(asib_config("ib", "method.asib.a_phase_budget=e2e", *overrides)).method.plan(4)
+        synergy_epochs = [p.synergy_epoch for p in plans if p.phase == "A"]
+        assert synergy_epochs == [p.synergy_epoch for p in e2e] == [1, 2, 3, 4]
 
 
 def test_trained_parts_per_phase() -> None:
@@ -465,7 +480,7 @@ def test_eval_terms_are_per_sample_and_use_mu() -> None:
         student_out = built.student(built.images)
         teacher_outs = [t(built.images) for t in built.teachers]
     terms = method.eval_terms(student_out, teacher_outs, built.labels)
-    assert set(terms) == {"synergy_acc", "i_xz", "i_zy"}
+    assert set(terms) == {"synergy_acc", "i_xz", "i_zy", "i_zy_z"}
     assert all(v.shape == (IMAGES,) for v in terms.values())
     code = method.synergy["mbm"](student_out.pooled, [t.pooled for t in teacher_outs])
     logits = method.synergy["head"](code.mu)
@@ -474,6 +489,28 @@ def test_eval_terms_are_per_sample_and_use_mu() -> None:
     torch.testing.assert_close(terms["i_zy"], math.log(4) - F.cross_entropy(logits, built.labels, reduction="none"))
     method.train()  # z = mu whatever the mode: the eval path never samples
     torch.testing.assert_close(method.eval_terms(student_out, teacher_outs, built.labels)["i_zy"], terms["i_zy"])
+
+
+def test_i_zy_z_decodes_the_sampled_code_with_noise_of_its_own() -> None:
+    """The I(Z;Y) bound beside I(X;Z) decodes z ~ q(z|x) (the variable I(X;Z) bounds), not mu,
+    and draws its noise without touching the global random stream; each epoch draws the same noise."""
+    built = build(asib_config("full", "method.asib.logvar_init=2.0"), train_labels=torch.arange(40) % 4)
+    method = built.method.eval()
+    with torch.no_grad():
+        student_out = built.student(built.images)
+        teacher_outs = [t(built.images) for t in built.teachers]
+    state = torch.get_rng_state()
+    terms = method.eval_terms(student_out, teacher_outs, built.labels)
+    assert torch.equal(torch.get_rng_state(), state)
+    code = method.synergy["mbm"](student_out.pooled, [t.pooled for t in teacher_outs])
+    noise = torch.randn(code.mu.shape, generator=torch.Generator().manual_seed(EVAL_NOISE_SEED))
+    sampled = method.synergy["head"](code.mu + code.sigma * noise)
+    expected = math.log(4) - F.cross_entropy(sampled, built.labels, reduction="none")
+    torch.testing.assert_close(terms["i_zy_z"], expected)
+    assert not torch.allclose(terms["i_zy_z"], terms["i_zy"])  # sigma ~ e: the sample is not mu
+    method.on_epoch_start(first_plan(method, "A"))  # the next epoch's evaluation draws the same noise
+    method.eval()
+    torch.testing.assert_close(method.eval_terms(student_out, teacher_outs, built.labels)["i_zy_z"], expected)
 
 
 def test_eval_terms_omit_i_xz_without_a_bottleneck() -> None:

@@ -71,7 +71,10 @@ def test_ladder_rung_trains_and_resumes_exactly(rung: str, teacher_cache: Teache
 
 def test_tadapt_measures_teachers_before_and_after_each_a_phase(teacher_cache: TeacherCache) -> None:
     config = apply_preset(
-        small_digits_config("epochs=2", "method.asib.stages=2", "method.asib.a_epochs=2", "method.asib.a_min_steps=0"),
+        small_digits_config(
+            "epochs=2", "method.asib.stages=2", "method.asib.a_phase_budget=minimum", "method.asib.a_epochs=2",
+            "method.asib.a_min_steps=0",
+        ),
         "full",
     )
     run = _create(config, teacher_cache)

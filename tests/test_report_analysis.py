@@ -149,14 +149,18 @@ def test_info_plane_points_keep_epochs_with_both_bounds_and_mark_the_last() -> N
             "beta": [1e-3] * 3 + [math.nan],
             "epoch": [1, 0, 2, 0],
             "i_xz": [2.0, 1.0, math.nan, math.nan],
+            "i_zy_z": [0.4, 0.1, 0.6, math.nan],
             "i_zy": [0.5, 0.2, 0.7, 0.3],
         }
     )
     points = info_plane_points(epochs)
-    assert points[["trial_id", "epoch", "i_xz", "i_zy", "final"]].values.tolist() == [
-        ["t1", 0, 1.0, 0.2, False],
-        ["t1", 1, 2.0, 0.5, True],
+    # The y axis decodes the sampled z (the variable i_xz bounds); mu's reading rides along.
+    assert points[["trial_id", "epoch", "i_xz", "i_zy_z", "i_zy", "final"]].values.tolist() == [
+        ["t1", 0, 1.0, 0.1, 0.2, False],
+        ["t1", 1, 2.0, 0.4, 0.5, True],
     ]
+    with pytest.raises(MissingData, match="no column i_zy_z"):
+        info_plane_points(epochs.drop(columns="i_zy_z"))
     assert arms_without(epochs, "i_xz") == ["baseline"]
     with pytest.raises(MissingData, match="no column i_xz"):
         info_plane_points(epochs.drop(columns="i_xz"))
@@ -255,6 +259,35 @@ def test_beta_points_best_beta_and_history() -> None:
     assert history["best_so_far"].tolist() == [0.45, 0.9, 0.9]
     with pytest.raises(MissingData, match="searched method.asib.beta"):
         parameter_importance(trials, epochs)
+
+
+def test_beta_with_seeds_has_a_t_interval_per_beta_and_one_history_row_per_proposal() -> None:
+    """Two proposed betas, three seeds each (Tune's Repeater: a proposal's repeats have consecutive ids)."""
+    accuracies = [0.70, 0.74, 0.72, 0.80, 0.81, 0.85]
+    rows = [(f"o_0{i}", "full", i % 3, acc) for i, acc in enumerate(accuracies)]
+    trials = trial_rows(rows, "beta")
+    trials["beta"] = [1e-3] * 3 + [1e-2] * 3
+    trials["cfg.method.asib.beta"] = trials["beta"]
+    trials["val_acc_best"] = [0.5, 0.6, 0.9, 0.7, 0.7, 0.7]
+    epochs = pd.DataFrame({"trial_id": trials["trial_id"], "epoch": 0, "val_acc": trials["val_acc_best"]})
+    points = beta_points(trials, epochs)
+    spread_table = beta_spread(points).set_index("beta")
+    n, mean, std = 3, 0.72, 0.02
+    half = 4.302652729911275 * std / math.sqrt(n)  # t(0.975, 2)
+    assert spread_table.loc[1e-3, "n"] == n and spread_table.loc[1e-3, "mean"] == pytest.approx(mean)
+    assert spread_table.loc[1e-3, "ci_low"] == pytest.approx(mean - half)
+    assert spread_table.loc[1e-3, "ci_high"] == pytest.approx(mean + half)
+    best = best_beta(points)  # the higher mean validation accuracy, not the best single seed (0.9 at 1e-3)
+    assert best["beta"] == 1e-2 and best["val_acc_best"] == pytest.approx(0.7) and best["n"] == 3
+    history = trial_history(trials, epochs)
+    assert history[["trial_id", "beta", "seeds"]].values.tolist() == [["o_00", 1e-3, 3], ["o_03", 1e-2, 3]]
+    assert history["objective"].tolist() == pytest.approx([2 / 3, 0.7])  # the mean Optuna was told
+    from analysis.report.figures import beta_sensitivity
+
+    band = next(t for t in beta_sensitivity(points, beta_spread(points), best).data if t.fill == "toself")
+    other_half = 4.302652729911275 * np.std([0.80, 0.81, 0.85], ddof=1) / math.sqrt(3)
+    expected = [mean + half, 0.82 + other_half, 0.82 - other_half, mean - half]  # upper edge, then lower reversed
+    assert list(band.y) == pytest.approx(100 * np.array(expected))
 
 
 def test_parameter_importance_ranks_the_parameter_that_drives_the_objective() -> None:

@@ -31,7 +31,7 @@ TINY = [
     "--set", "data.student_train_size=200", "--no-dashboard",
     "--set", "method.asib.synergy_warmup_steps=8", "--set", "method.asib.a_min_steps=8",
 ]  # fmt: skip
-STUDIES = {"ablation": ["--seeds", "2"], "beta": ["--samples", "3"]}
+STUDIES = {"ablation": ["--seeds", "2"], "beta": ["--samples", "2", "--seeds", "2"]}
 needs_chromium = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} absent (.ci/run installs chromium)")
 
 
@@ -121,7 +121,9 @@ def test_the_page_draws_every_listed_figure_without_errors_or_network(
     assert requests == [page_path.as_uri()]
     assert len(ids) == len(set(ids))
     expected = {"fig-ablation-ladder", "fig-ablation-info-plane", "fig-ablation-cccp", "fig-ablation-tadapt",
-                "fig-ablation-freezing", "fig-beta-beta-sensitivity", "fig-beta-history", "fig-beta-info-plane"}  # fmt: skip
+                "fig-ablation-freezing", "fig-ablation-drift", "fig-ablation-freezing-savings",
+                "fig-ablation-objective", "fig-ablation-query", "fig-beta-beta-sensitivity", "fig-beta-history",
+                "fig-beta-info-plane"}  # fmt: skip
     assert expected <= set(listed) and plots == len(listed)
     assert drawn == {figure: True for figure in listed}
     assert "parameter importance needs two or more searched parameters; this study searched method.asib.beta" in text
@@ -167,4 +169,4 @@ def test_png_export_without_a_browser_says_so_and_keeps_the_page(
     assert "needs Chrome or Chromium" in completed.stderr and "the HTML page was written" in completed.stderr
     assert (tmp_path / "b.html").is_file() and not list((tmp_path / "png").glob("*.png"))
     trials, _ = read_results(results / "beta")
-    assert len(trials) == 3
+    assert len(trials) == 4  # 2 proposals x 2 seeds

@@ -72,7 +72,11 @@ def test_figures_without_data_are_left_out_with_the_reason(tmp_path: Path) -> No
     assert page.count("<script type='text/javascript'>") == 1  # plotly.js once, inline
     assert "<script src" not in page and "<link" not in page  # nothing loaded from elsewhere (the browser test watches)
     assert "Left out: information plane — epochs.parquet has no column i_xz" in page
-    assert "Left out: CCCP stability — epochs.parquet has no epochs of arm cccp" in page
+    assert "Left out: objective per stage — epochs.parquet has no column joint_objective" in page
+    assert "Left out: learning curves — epochs.parquet has no epochs of arm cccp" in page
+    assert "Left out: teacher drift — epochs.parquet has no teacher&lt;k&gt;_drift_l2 column" in page
+    assert "Left out: freezing savings — trials.parquet has no frozen_param_steps values" in page
+    assert "Left out: query sensitivity — epochs.parquet has no column query_kl" in page
     assert "Left out: teacher adaptation — epochs.parquet has no teacher&lt;k&gt;_val_acc_before column" in page
     assert "Left out: cost per stage — epochs.parquet has no epochs of arm tadapt, full" in page
     assert "Left out: teachers used — no distillation trial reported teacher accuracies" in page

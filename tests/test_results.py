@@ -106,6 +106,16 @@ def epoch_metrics(epoch: int, val_acc: float, test_acc: float, **extra: Any) -> 
         "teacher1_test_acc": 0.92,
         "eval_time_s": 0.2,
         "peak_memory_mb": 0.0,
+        "saved_activation_mb": 1.5,
+        "frozen_params": 100,
+        "teacher0_drift_l2": 0.01 * epoch,
+        "teacher0_drift_kl": 0.002,
+        "joint_objective": 3.0 - 0.1 * epoch,
+        "query_kl": 0.001,
+        "query_flips": 0.0,
+        "attention_entropy": 0.69,
+        "i_zy_z": 2.0,
+        "test_i_zy_z": 1.9,
         **extra,
     }
 
@@ -345,6 +355,29 @@ def test_values_of_varying_types_become_text_and_ints_with_floats_become_floats(
     assert table.schema.field("cfg.optim.lr").type == pa.float64()
     assert table.column("cfg.optim.lr").to_pylist() == [1.0, 0.5]
     assert table.column("cfg.data.classes").to_pylist() == [None, "[0, 1]"]
+
+
+def test_a_repeat_of_a_suggestion_is_identified_by_its_own_seed(tmp_path: Path) -> None:
+    """Tune's Repeater (the beta study's seeds) adds a repeat index to the params; that repeat ran
+    at the planned seed plus the index, and its row and config column say so."""
+    from ray.tune.search.repeater import TRIAL_INDEX
+
+    from analysis.tables import REPEAT_INDEX
+    from search_spaces.study import REPEAT_INDEX as PLANNED_REPEAT_INDEX
+    from search_spaces.study import repeated_seed_config
+
+    assert REPEAT_INDEX == PLANNED_REPEAT_INDEX == TRIAL_INDEX
+    assert repeated_seed_config({"config": {"seed": 5}, REPEAT_INDEX: 2})["seed"] == 7  # what the trainable runs
+    assert repeated_seed_config({"config": {"seed": 5}})["seed"] == 5
+    experiment = FakeExperiment(tmp_path)
+    params = [{**params_for("full", seed=0), REPEAT_INDEX: index} for index in range(2)]
+    for index, trial_params in enumerate(params):
+        experiment.start_trial(f"r_0000{index}", index, trial_params)
+    experiment.save_state(
+        [(f"r_0000{i}", "PENDING", experiment.trial_dir(f"r_0000{i}", i), p) for i, p in enumerate(params)]
+    )
+    trials = write_results(experiment.dir, tmp_path / "results", study=STUDY).trials
+    assert trials["seed"].tolist() == [0, 1] and trials["cfg.seed"].tolist() == [0, 1]
 
 
 # --- epoch rows ---------------------------------------------------------------------------------

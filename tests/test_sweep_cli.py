@@ -38,8 +38,9 @@ def dry_run(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
     [
         (["ablation"], 21),
         (["ablation", "--seeds", "1"], 7),
-        (["beta"], 32),
-        (["beta", "--samples", "5", "--asha"], 5),
+        (["beta"], 96),  # 32 proposals x 3 seeds
+        (["beta", "--samples", "5", "--asha"], 15),
+        (["beta", "--samples", "5", "--seeds", "1"], 5),
         (["sota"], 39),
         (["sota", "--seeds", "2"], 26),
         (["overlap"], 75),
@@ -86,6 +87,7 @@ def test_dry_run_skips_cached_teachers(capsys, tmp_path):
 def test_beta_dry_run_names_the_sampled_value(capsys, tmp_path):
     lines = dry_run(capsys, "beta", "--samples", "2", "--results", str(tmp_path))
     assert "trial 1: arm=full seed=0 beta=loguniform(1e-05, 0.1) by Optuna TPE" in lines
+    assert "trial 2: arm=full seed=1 beta=loguniform(1e-05, 0.1) by Optuna TPE" in lines  # one proposal, 3 seeds
 
 
 @pytest.mark.parametrize(
@@ -109,7 +111,7 @@ def test_beta_dry_run_names_the_sampled_value(capsys, tmp_path):
         (["ablation", "--download"], "--download"),
         (["ablation", "--dataset", "mnist"], "--dataset"),
         (["ablation", "--samples", "3"], "--samples"),  # not an ablation option
-        (["beta", "--seeds", "3"], "--seeds"),
+        (["beta", "--seeds", "0"], "--seeds"),
         (["finetune", "--overlaps", "0"], "--overlaps"),
         (["overlap", "--overlaps", "0", "120"], "--overlaps"),
         (["ablation", "--name", "a/b"], "--name"),

@@ -130,10 +130,16 @@ def test_sota_sweep_runs_every_baseline(results, finetuned):
 
 
 def test_beta_sweep_samples_beta_with_optuna_and_asha(results, finetuned):
-    trials, epochs = run_cli(results, "beta", "--samples", "3", "--asha", "--max-concurrent", "2")
-    check_tables(trials, epochs, study="beta", count=3)
+    trials, epochs = run_cli(results, "beta", "--samples", "2", "--seeds", "2", "--asha", "--max-concurrent", "2")
+    check_tables(trials, epochs, study="beta", count=4)
     assert trials["beta"].between(1e-5, 1e-1).all()
-    assert trials["beta"].nunique() == 3
+    assert trials["beta"].nunique() == 2
+    # Each proposed beta ran on seeds 0 and 1 (Tune's Repeater), and the run used that seed.
+    assert sorted(trials.groupby("beta")["seed"].apply(sorted).tolist()) == [[0, 1], [0, 1]]
+    assert (trials["cfg.seed"] == trials["seed"]).all()
+    first_loss = epochs[epochs["epoch"] == 0].set_index("trial_id")["train_loss"]
+    for _, repeats in trials.groupby("beta"):
+        assert first_loss[repeats["trial_id"]].nunique() == 2  # different seeds, different runs
     assert (trials["arm"] == "full").all()
 
 

@@ -86,7 +86,7 @@ def info_plane(points: pd.DataFrame, colour_by: str, arm_order: list[str]) -> go
             },
         )
     figure.update_xaxes(title="I(X;Z) bound (nats)", matches="x")
-    figure.update_yaxes(title="I(Z;Y) bound (nats)", selector={"anchor": "x"})
+    figure.update_yaxes(title="I(Z;Y) bound, sampled z (nats)", selector={"anchor": "x"})
     return _layout(figure, showlegend=False)
 
 
@@ -94,36 +94,29 @@ def _path(path: pd.DataFrame, colour: str, label: str) -> go.Scatter:
     final = path["final"].to_numpy()
     return go.Scatter(
         x=path["i_xz"],
-        y=path["i_zy"],
+        y=path["i_zy_z"],
         mode="lines+markers",
         line={"color": colour, "width": 1.5},
         marker={"size": np.where(final, 11, 4), "color": colour, "symbol": np.where(final, "diamond", "circle")},
-        customdata=path[["epoch", "phase"]],
+        customdata=path[["epoch", "phase", "i_zy"]] if "i_zy" in path else path[["epoch", "phase"]],
         name=label,
         hovertemplate=f"{path['trial_id'].iloc[0]} ({label}, seed {path['seed'].iloc[0]})<br>epoch %{{customdata[0]}} "
-        "%{customdata[1]}<br>I(X;Z)≤%{x:.3g}, I(Z;Y)≥%{y:.3g}<extra></extra>",
+        "%{customdata[1]}<br>I(X;Z)≤%{x:.3g}, I(Z;Y)≥%{y:.3g} (sampled z)"
+        + ("<br>decoded from μ: %{customdata[2]:.3g}" if "i_zy" in path else "")
+        + "<extra></extra>",
     )
 
 
 def beta_sensitivity(points: pd.DataFrame, spread: pd.DataFrame, best: pd.Series) -> go.Figure:
-    """Test accuracy against beta (mean ± std per beta) and the last epoch's I(X;Z) bound against beta."""
+    """Test accuracy against beta: each seed's trial, the mean per beta and its 95 % CI band (where a beta
+    ran on two or more seeds); and the last epoch's I(X;Z) bound against beta."""
     has_ixz = "i_xz_final" in points.columns and points["i_xz_final"].notna().any()
     figure = make_subplots(
         rows=1,
         cols=2 if has_ixz else 1,
         subplot_titles=("test accuracy at best-val epoch", "I(X;Z) bound, last epoch")[: 2 if has_ixz else 1],
     )
-    figure.add_scatter(
-        x=spread["beta"],
-        y=100 * spread["mean"],
-        error_y=_error(spread["std"]),
-        mode="markers+lines",
-        name="test acc",
-        customdata=spread["n"],
-        hovertemplate="β=%{x:.3g}: %{y:.1f} % (n=%{customdata})<extra></extra>",
-        row=1,
-        col=1,
-    )
+    _beta_accuracy(figure, points, spread)
     figure.add_scatter(
         x=[best["beta"]],
         y=[100 * best["test_acc_best_val"]],
@@ -147,6 +140,45 @@ def beta_sensitivity(points: pd.DataFrame, spread: pd.DataFrame, best: pd.Series
     figure.update_xaxes(type="log", title="β (log)", dtick=1, exponentformat="power")
     figure.update_yaxes(title="test accuracy (%)", row=1, col=1)
     return _layout(figure)
+
+
+def _beta_accuracy(figure: go.Figure, points: pd.DataFrame, spread: pd.DataFrame) -> None:
+    """Into panel 1: the 95 % CI band of the mean per beta, each seed's trial, and the mean."""
+    band = spread.dropna(subset=["ci_low", "ci_high"])
+    if not band.empty:
+        figure.add_scatter(
+            x=pd.concat([band["beta"], band["beta"][::-1]]),
+            y=pd.concat([100 * band["ci_high"], 100 * band["ci_low"][::-1]]),
+            fill="toself",
+            fillcolor=PALETTE[0],
+            opacity=0.2,
+            line={"width": 0},
+            hoverinfo="skip",
+            name="95 % CI of the mean",
+            row=1,
+            col=1,
+        )
+    figure.add_scatter(
+        x=points["beta"],
+        y=100 * points["test_acc_best_val"],
+        mode="markers",
+        marker={"size": 5, "color": "gray"},
+        name="one seed",
+        hovertemplate="β=%{x:.3g}: %{y:.1f} %<extra>one seed</extra>",
+        row=1,
+        col=1,
+    )
+    figure.add_scatter(
+        x=spread["beta"],
+        y=100 * spread["mean"],
+        mode="markers+lines",
+        line={"color": PALETTE[0]},
+        name="mean over seeds",
+        customdata=spread["n"],
+        hovertemplate="β=%{x:.3g}: %{y:.1f} % (n=%{customdata})<extra></extra>",
+        row=1,
+        col=1,
+    )
 
 
 def trial_history(history: pd.DataFrame) -> go.Figure:

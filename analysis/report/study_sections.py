@@ -80,7 +80,7 @@ def _beta(sweep: Sweep) -> list[Block]:
     text = (
         f"Best β on validation: {best['beta']:.3g} (val acc {percent(best['val_acc_best'])} %, "
         f"test acc at that epoch {percent(best['test_acc_best_val'])} %), over {len(points)} finished trials "
-        f"at {len(spread)} distinct β."
+        f"at {len(spread)} distinct β ({spread['n'].min()}–{spread['n'].max()} seeds each)."
     )
     blocks: list[Block] = [
         TextBlock(text),
@@ -88,10 +88,11 @@ def _beta(sweep: Sweep) -> list[Block]:
             f"fig-{sweep.slug}-beta-sensitivity",
             "Accuracy and I(X;Z) against β",
             figures.beta_sensitivity(points, spread, best),
+            "Grey: each seed's trial; line: the mean per β, with its 95 % t confidence interval as a band.",
         ),
     ]
     if (spread["n"] < 2).all():
-        blocks.append(LeftOut("per-β spread", "every β ran once (one seed): no spread to draw"))
+        blocks.append(LeftOut("per-β confidence band", "every β ran once (one seed): no interval to draw"))
     if "i_xz_final" not in points.columns:
         blocks.append(LeftOut("I(X;Z) against β", "epochs.parquet has no column i_xz"))
     return blocks
@@ -105,7 +106,7 @@ def _search(sweep: Sweep) -> list[Block]:
                 f"fig-{sweep.slug}-history",
                 "Search history",
                 figures.trial_history(trial_history(sweep.trials, sweep.epochs)),
-                "Objective: each trial's last val_acc, the value Tune reports to Optuna.",
+                "Objective per proposed β: the mean over its seeds of each trial's last val_acc, what Optuna was told.",
             )
         ],
     )

@@ -15,11 +15,13 @@ change what trains:
 
 Every mode starts with a synergy warm-up (phase W: L_syn over the synergy alone) of
 `synergy_warmup_steps` optimiser steps, so the student never learns from an unfitted
-synergy; under CCCP each A-phase lasts at least `a_min_steps` steps. These synergy
+synergy; under CCCP the A-phases share `epochs` epochs (a_phase_budget `e2e`: the synergy
+then trains exactly as many steps, on the same LR schedule, as under E2E). These synergy
 epochs come on top of the `epochs` student epochs, which every rung shares.
 
-`stages`, `a_epochs`, `a_min_steps` and `cccp_prox` describe the CCCP mode and are read
-only when use_cccp is on (a study shares one config across the rungs, E2E ones included).
+`stages`, `a_phase_budget`, `a_epochs`, `a_min_steps` and `cccp_prox` describe the CCCP
+mode and are read only when use_cccp is on (a study shares one config across the rungs,
+E2E ones included); `a_epochs` and `a_min_steps` only under a_phase_budget `minimum`.
 
 Gradient isolation is done here, not left to the loop: inside L_syn the student's
 feature and logits are detached ("student held fixed"), inside L_stu the synergy's
@@ -35,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asib_sweeps.methods.asib_diagnostics import attention_entropy, query_sensitivity
 from asib_sweeps.methods.asib_parts import WeightSnapshot, label_entropy, seen_class_masks
 from asib_sweeps.methods.asib_plan import SYNERGY_PHASES, asib_plan
 from asib_sweeps.methods.asib_settings import ASIBSettings
@@ -44,10 +47,13 @@ from asib_sweeps.methods.functional import soft_kl, soft_kl_to_probs
 from asib_sweeps.methods.ib_mbm import IBMBM, BottleneckCode, gaussian_kl, synergy_head
 from asib_sweeps.methods.registry import register_method
 from asib_sweeps.models.interface import ModelOutput, ZooModel
-from asib_sweeps.tunable import IntRange, LogUniform, Uniform
+from asib_sweeps.tunable import Choice, IntRange, LogUniform, Uniform
 
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
+
+EVAL_NOISE_SEED = 0
+"""Seed of the noise that samples z for i_zy_z at evaluation (the same draws every epoch)."""
 
 
 @register_method
@@ -65,9 +71,11 @@ class ASIB(DistillMethod):
         "synergy_student_weight": Uniform(0.0, 1.0),
         # the bottleneck (ib and above): the beta study's range
         "beta": LogUniform(1e-5, 1e-1),
-        # structural: A-phase length (cccp and above), T-Adapt (tadapt and above), freezing (full)
-        "a_min_steps": IntRange(0, 30),
-        "teacher_lr": LogUniform(1e-6, 1e-4),
+        # structural: CCCP's stages (cccp and above; they must divide the epochs, 16 on digits),
+        # T-Adapt (tadapt and above; up to 1e-2, where the positive control shows the teachers move),
+        # freezing (full)
+        "stages": Choice((2, 4, 8)),
+        "teacher_lr": LogUniform(1e-6, 1e-2),
         "l2sp_weight": LogUniform(1e-3, 1e-1),
         "pf_start_level": IntRange(0, 4),
     }
@@ -87,6 +95,7 @@ class ASIB(DistillMethod):
         self.teacher_anchors: nn.ModuleList | None = None
         self.prox_anchor: WeightSnapshot | None = None
         self._teachers: list[ZooModel] = []  # plain list: referenced for L2-SP, not owned
+        self._eval_generator: torch.Generator | None = None
         # The pull's gate, decided by the last evaluation; a buffer, so a resumed run keeps it.
         self.register_buffer("pull_gate_open", torch.tensor(self.settings.synergy_gate_acc <= 0))
         self._read_gate()
@@ -111,6 +120,7 @@ class ASIB(DistillMethod):
                     logvar_clip=s.logvar_clip,
                     stochastic=s.use_ib,
                     logvar_init=s.logvar_init,
+                    query_in_values=s.query_in_values,
                 ),
                 "head": synergy_head(s.mbm_dim, context.num_classes, s.synergy_dropout),
             }
@@ -179,6 +189,7 @@ class ASIB(DistillMethod):
         unchanged); in stage 0 the weights after the warm-up.
         """
         self.train(plan.phase != "B")
+        self._eval_generator = None  # the next evaluation reseeds its noise
         self._read_gate()  # after a restore, the buffer came from the checkpoint
         if self.prox_anchor is not None and plan.phase == "A" and int(self.prox_anchor_stage) != plan.stage:
             self.prox_anchor.copy_from(self.synergy)
@@ -310,10 +321,14 @@ class ASIB(DistillMethod):
 
     @torch.no_grad()
     def eval_terms(self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor) -> dict[str, Tensor]:
-        """Per-sample synergy accuracy and information-plane bounds (method.md section 8), with z = mu.
+        """Per-sample synergy accuracy and information-plane bounds (method.md section 8).
 
-        i_xz = KL(q(z|x) || N(0, I)) bounds I(X;Z) only for the stochastic encoder; with
-        use_ib off the encoder is deterministic (and sigma untrained), so i_xz is not reported.
+        i_xz = KL(q(z|x) || N(0, I)) bounds I(X;Z) for the sampled code z ~ q(z|x), so
+        the I(Z;Y) bound that goes with it, i_zy_z, decodes that same sampled z, drawn in
+        this pass (from a generator of its own, so evaluating never shifts the run's
+        random streams). i_zy decodes z = mu (the synergy's output at evaluation, which
+        the student distils). With use_ib off the encoder is deterministic (and sigma
+        untrained): z = mu, and neither i_xz nor i_zy_z is reported.
         """
         code = self.synergy["mbm"](student.pooled, [t.pooled for t in teachers])
         logits = self.synergy["head"](code.mu)
@@ -322,5 +337,37 @@ class ASIB(DistillMethod):
             "i_zy": self.label_entropy - F.cross_entropy(logits, labels, reduction="none"),
         }
         if self.settings.use_ib:
+            noise = torch.randn(code.mu.shape, generator=self._eval_noise(code.mu.device), device=code.mu.device)
+            sampled_logits = self.synergy["head"](code.mu + code.sigma * noise.to(code.mu.dtype))
             terms["i_xz"] = gaussian_kl(code.mu, code.sigma)
+            terms["i_zy_z"] = self.label_entropy - F.cross_entropy(sampled_logits, labels, reduction="none")
         return terms
+
+    def _eval_noise(self, device: torch.device) -> torch.Generator:
+        """The evaluation's own noise stream, reseeded at every epoch's start (on_epoch_start), so each
+        evaluation draws the same noise and a resumed run draws what an uninterrupted one would."""
+        if self._eval_generator is None or self._eval_generator.device != device:
+            self._eval_generator = torch.Generator(device=device).manual_seed(EVAL_NOISE_SEED)
+        return self._eval_generator
+
+    @torch.no_grad()
+    def diagnostics(self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor) -> dict[str, float]:
+        """The joint objective and the query-sensitivity readings (asib_diagnostics) on the fixed batch.
+
+        joint_objective = L_syn + L_stu with full beta, with the method in eval mode (z = mu,
+        no dropout), A-phase-only terms (T-Adapt's, the proximal term) left out: the
+        objective CCCP claims to decrease stage by stage, measured on the same batch
+        every epoch.
+        """
+        s = self.settings
+        full_beta = EpochPlan(epoch=0, stage=0, phase="joint", synergy_epoch=max(1, s.beta_warmup_epochs))
+        step = StepInput(student=student, teachers=teachers, labels=labels, indices=labels, plan=full_beta)
+        code, synergy_logits = self._synergy_forward(student, teachers)
+        terms = {**self._synergy_terms(step, code, synergy_logits), **self._student_terms(step, code, synergy_logits)}
+        readings = query_sensitivity(lambda query: self._synergy_forward(query, teachers)[1], student, s.tau_syn)
+        weights = self.synergy["mbm"].attention_weights(student.pooled, [t.pooled for t in teachers])
+        return {
+            "joint_objective": float(sum(term.float() for term in terms.values())),
+            **readings,
+            "attention_entropy": attention_entropy(weights),
+        }

@@ -28,6 +28,9 @@ def asib_plan(settings: ASIBSettings, epochs: int, *, steps_per_epoch: int, stud
     """Warm-up W-epochs, then E2E: `epochs` joint epochs; CCCP: per stage an A-phase, then epochs // stages B-epochs.
 
     The student trains in exactly `epochs` epochs in every mode; W- and A-epochs come on top.
+    With a_phase_budget `e2e` an A-phase also lasts epochs // stages epochs, so the synergy
+    trains in warm-up + `epochs` epochs in both modes: the same optimiser steps, and the
+    same per-epoch LR schedule (one schedule over the epochs a part trains, training/optim.py).
     """
     s = settings
     phases: list[tuple[int, Phase, int]] = [(0, "W", epochs_for_steps(s.synergy_warmup_steps, steps_per_epoch))]
@@ -35,7 +38,7 @@ def asib_plan(settings: ASIBSettings, epochs: int, *, steps_per_epoch: int, stud
         phases.append((0, "joint", epochs))
     else:
         b_count = s.b_epochs_per_stage(epochs)
-        a_count = max(s.a_epochs, epochs_for_steps(s.a_min_steps, steps_per_epoch))
+        a_count = b_count if s.a_phase_budget == "e2e" else a_phase_minimum(s, steps_per_epoch)
         phases += [(stage, phase, count) for stage in range(s.stages) for phase, count in (("A", a_count), ("B", b_count))]
     plans: list[EpochPlan] = []
     synergy_epochs = 0
@@ -54,6 +57,11 @@ def asib_plan(settings: ASIBSettings, epochs: int, *, steps_per_epoch: int, stud
                 )
             )
     return plans
+
+
+def a_phase_minimum(settings: ASIBSettings, steps_per_epoch: int) -> int:
+    """a_phase_budget `minimum`: max(a_epochs, the epochs a_min_steps takes)."""
+    return max(settings.a_epochs, epochs_for_steps(settings.a_min_steps, steps_per_epoch))
 
 
 def _freeze_level(settings: ASIBSettings, stage: int) -> int:

@@ -28,6 +28,9 @@ class ASIBSettings(MethodSettings):
     keep PyTorch's init), so sigma starts near exp(-2) ~ 0.14. None keeps PyTorch's init (the
     design note's), log sigma^2 ~ 0: there the noise (sigma ~ 1) is larger than mu (std ~ 0.6)
     and the synergy has to fit through it (docs/method.md, change 10)."""
+    query_in_values: bool = False
+    """Add the student's adapted feature to the synergy's value tokens, a second path for the
+    student's query besides the attention weights and the residual (ib_mbm.IBMBM)."""
     synergy_dropout: float = Field(0.0, ge=0, lt=1)
     """Dropout inside the synergy head."""
     beta: float = Field(1e-3, ge=0)
@@ -69,10 +72,16 @@ class ASIBSettings(MethodSettings):
     """Ladder switch: progressive partial freezing of adapted teachers; needs use_tadapt."""
     stages: int = Field(4, ge=1)
     """CCCP stages; epochs must be a multiple of it."""
+    a_phase_budget: Literal["e2e", "minimum"] = "e2e"
+    """How long CCCP's A-phases are. `e2e`: they share `epochs` epochs evenly, like the
+    B-phases, so the synergy gets exactly the optimiser steps and the LR schedule E2E's
+    joint epochs give it and the cccp rung differs from ib in the alternation alone
+    (docs/method.md, change 11). `minimum`: each lasts max(a_epochs, epochs for
+    a_min_steps) epochs (the design note's)."""
     a_epochs: int = Field(1, ge=1)
-    """Least A-phase (synergy) epochs per CCCP stage; the B-phases share `epochs` evenly."""
+    """a_phase_budget `minimum`: least A-phase (synergy) epochs per CCCP stage."""
     a_min_steps: int = Field(10, ge=0)
-    """Least optimiser steps per A-phase: the phase gets as many epochs as that takes."""
+    """a_phase_budget `minimum`: least optimiser steps per A-phase (as many epochs as that takes)."""
     cccp_prox: float = Field(0.0, ge=0)
     """Proximal weight mu: (mu/2)||theta - theta_stage_start||^2 on the synergy in A-phases."""
     teacher_lr: float = Field(1e-5, gt=0)

@@ -152,6 +152,14 @@ class DistillMethod(nn.Module):
         """
         return {}
 
+    def diagnostics(self, student: ModelOutput, teachers: list[ModelOutput], labels: Tensor) -> dict[str, float]:
+        """Per-epoch readings on a fixed validation batch, models in eval mode (default: none).
+
+        For what a method's parts do rather than how well the student does (ASIB: its
+        joint objective, and whether its synergy listens to the student's query).
+        """
+        return {}
+
     def on_epoch_start(self, plan: EpochPlan) -> None:
         """Hook before each epoch's first step (e.g. proximal anchors at stage starts)."""
 

@@ -56,6 +56,13 @@ class IBMBM(nn.Module):
     z = mu in training too (beta is 0 then, so nothing would train sigma anyway).
     `logvar_init`, when given, is where log sigma^2 starts (the log-variance projection's
     bias); None keeps PyTorch's init (log sigma^2 ~ 0, sigma ~ 1).
+
+    `query_in_values` adds the student's adapted feature (its own projection) to every
+    value token. In the design note's module the student reaches the code only through
+    the attention weights over K teachers and the residual, and a trained synergy can
+    ignore both (its output barely moves when the queries are shuffled: docs/benchmarks.md);
+    here the student's content enters what is attended itself. An option, off by default:
+    whether it helps is for validation to say.
     """
 
     def __init__(
@@ -68,6 +75,7 @@ class IBMBM(nn.Module):
         logvar_clip: float,
         stochastic: bool,
         logvar_init: float | None = None,
+        query_in_values: bool = False,
     ) -> None:
         super().__init__()
         if not teacher_dims:
@@ -91,16 +99,22 @@ class IBMBM(nn.Module):
         self.logvar_proj = nn.Linear(dim, dim)
         if logvar_init is not None:
             nn.init.constant_(self.logvar_proj.bias, logvar_init)
+        self.value_query_proj = nn.Linear(dim, dim) if query_in_values else None
+        """query_in_values: the student's adapted feature, projected, is added to every value token."""
 
     @property
     def num_teachers(self) -> int:
         return len(self.teacher_adapters)
 
-    def forward(self, student_feature: Tensor, teacher_features: Sequence[Tensor]) -> BottleneckCode:
-        """student_feature [B, D_S] and one [B, D_k] per teacher -> the code of each sample."""
+    def _query_and_tokens(
+        self, student_feature: Tensor, teacher_features: Sequence[Tensor]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The student's query [B, 1, d], the teachers' key tokens [B, K, d] and the value tokens [B, K, d]:
+        the key tokens themselves, plus the student's projected feature under query_in_values."""
         if len(teacher_features) != self.num_teachers:
             raise ValueError(f"expected {self.num_teachers} teacher features, got {len(teacher_features)}")
-        query = self.query_norm(self.query_proj(self.student_adapter(student_feature))).unsqueeze(1)
+        student = self.student_adapter(student_feature)
+        query = self.query_norm(self.query_proj(student)).unsqueeze(1)
         tokens = torch.stack(
             [
                 self.key_value_norm(self.key_value_proj(a(h)))
@@ -108,7 +122,20 @@ class IBMBM(nn.Module):
             ],
             dim=1,
         )
-        attended, _ = self.attention(query, tokens, tokens, need_weights=False)
+        if self.value_query_proj is None:
+            return query, tokens, tokens
+        return query, tokens, tokens + self.value_query_proj(student).unsqueeze(1)
+
+    def attention_weights(self, student_feature: Tensor, teacher_features: Sequence[Tensor]) -> Tensor:
+        """[B, K]: how the query spreads its attention over the teachers, averaged over heads."""
+        query, tokens, values = self._query_and_tokens(student_feature, teacher_features)
+        _, weights = self.attention(query, tokens, values, need_weights=True, average_attn_weights=True)
+        return weights.squeeze(1)
+
+    def forward(self, student_feature: Tensor, teacher_features: Sequence[Tensor]) -> BottleneckCode:
+        """student_feature [B, D_S] and one [B, D_k] per teacher -> the code of each sample."""
+        query, tokens, values = self._query_and_tokens(student_feature, teacher_features)
+        attended, _ = self.attention(query, tokens, values, need_weights=False)
         state = self.state_norm(attended + query).squeeze(1)
         mu = self.mu_proj(state)
         logvar = self.logvar_proj(state).clamp(-self.logvar_clip, self.logvar_clip)

@@ -6,6 +6,7 @@ the hot loop never waits on the device.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,7 @@ from asib_sweeps.config import RunConfig
 from asib_sweeps.data import DataBundle, Split, train_batches
 from asib_sweeps.methods.base import DistillMethod, EpochPlan, Part, StepInput
 from asib_sweeps.models import ZooModel
+from asib_sweeps.training.component_metrics import SavedActivations
 from asib_sweeps.training.forward import Forward
 
 
@@ -30,6 +32,8 @@ class EpochTotals:
     correct: Tensor
     seen: int
     steps: int
+    saved_activation_mb: float
+    """Bytes autograd saved for backward in the epoch's first step (component_metrics.SavedActivations), in MiB."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,10 @@ class EpochTrainer:
         term_sums: dict[str, Tensor] = {}
         correct = torch.zeros((), device=self.train_split.labels.device)
         seen = steps = 0
+        saved = SavedActivations([self.student, self.method, *self.forward.teachers])
         for images, labels, indices in self._batches(plan):
             images = self.forward.prepare(images)
-            with self.forward.autocast_context():
+            with saved.counting() if steps == 0 else contextlib.nullcontext(), self.forward.autocast_context():
                 with torch.set_grad_enabled(trains_student):
                     student_out = self.student(images)
                 with torch.set_grad_enabled(trains_teachers):
@@ -68,7 +73,9 @@ class EpochTrainer:
             correct += (student_out.logits.detach().argmax(dim=1) == labels).sum()
             seen += batch
             steps += 1
-        return EpochTotals(term_sums=term_sums, correct=correct, seen=seen, steps=steps)
+        return EpochTotals(
+            term_sums=term_sums, correct=correct, seen=seen, steps=steps, saved_activation_mb=saved.megabytes
+        )
 
     def _batches(self, plan: EpochPlan):  # noqa: ANN202 - the pipeline's iterator
         cfg = self.config.data
@@ -99,4 +106,5 @@ def epoch_means(plan: EpochPlan, totals: EpochTotals) -> dict[str, float]:
     out["train_loss"] = sum(means.values())
     out["train_acc"] = float(totals.correct) / totals.seen
     out["steps"] = totals.steps
+    out["saved_activation_mb"] = totals.saved_activation_mb
     return out

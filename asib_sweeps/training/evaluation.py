@@ -55,10 +55,26 @@ class Evaluator:
     batch_size: int
     _cached_version: int | None = field(default=None, init=False)
     _cache: dict[str, TeacherOutputs] = field(default_factory=dict, init=False)
+    _fixed_batch: tuple[Tensor, Tensor] | None = field(default=None, init=False)
 
     @property
     def _has_eval_terms(self) -> bool:
         return type(self.method).eval_terms is not DistillMethod.eval_terms
+
+    @torch.inference_mode()
+    def diagnostics(self, student: ZooModel) -> dict[str, float]:
+        """The method's `diagnostics` on one fixed validation batch (the split's first), models in eval mode.
+
+        One batch keeps it cheap enough for every epoch; the same batch every epoch makes
+        the values comparable across epochs (the CCCP objective per stage).
+        """
+        if type(self.method).diagnostics is DistillMethod.diagnostics:
+            return {}
+        if self._fixed_batch is None:
+            self._fixed_batch = next(iter(self.batches(self.data.val)))
+        images, labels = self._fixed_batch
+        with _eval_mode(student, self.method), self.forward.autocast_context():
+            return self.method.diagnostics(student(images), self.forward.teacher_outputs(images), labels)
 
     @torch.inference_mode()
     def evaluate(self, student: ZooModel, teacher_version: int) -> dict[str, float]:

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from asib_sweeps.config import RunConfig
 from asib_sweeps.methods.base import EpochPlan, Part
 from asib_sweeps.training.build import RunParts, build_parts
+from asib_sweeps.training.component_metrics import TeacherAnchors, frozen_count, output_drift_kl
 from asib_sweeps.training.device import peak_memory_mb, reset_peak_memory, resolve_device
 from asib_sweeps.training.epoch import EpochTrainer, NonFiniteLossError, epoch_means
 from asib_sweeps.training.evaluation import Evaluator
@@ -64,6 +65,10 @@ class TrainingRun:
         self.teacher_version = 0
         """Advanced whenever the teachers' weights change; the evaluator's cache follows it."""
         self._teachers_adapt = any("teachers" in self.method.trained_parts(p.phase) for p in self.plan)
+        self.teacher_anchors = TeacherAnchors(parts.teachers) if parts.teachers else None
+        """theta^0 of the teachers, for the drift columns (component_metrics)."""
+        self._val_logits_before: list[Tensor] | None = None
+        """The teachers' validation logits at the start of the adapting phase under way."""
         self.optimizers, self.schedulers = self._build_optimisers()
 
     @classmethod
@@ -164,6 +169,7 @@ class TrainingRun:
             # phase's first epoch here, after its last one (the `_after` columns) below.
             before = self.evaluator.teacher_accuracies(self.teacher_version)
             metrics.update({f"{key}_before": value for key, value in before.items()})
+            self._val_logits_before = self.evaluator.teacher_outputs(self.teacher_version)["val"].logits
         started = time.perf_counter()
         metrics.update(self._train(plan, parts))
         metrics["epoch_time_s"] = time.perf_counter() - started
@@ -176,6 +182,7 @@ class TrainingRun:
             teachers = {key: value for key, value in evaluation.items() if key.startswith("teacher")}
             metrics.update({f"{key}_after": value for key, value in teachers.items()})
         self.method.on_evaluated(plan, evaluation)
+        metrics.update(self._component_metrics(plan, parts))
         metrics["peak_memory_mb"] = peak_memory_mb(self.device)
         self._record(metrics)
         return metrics
@@ -189,6 +196,23 @@ class TrainingRun:
         for part in parts:
             if part in self.schedulers:
                 self.schedulers[part].step()
+        return metrics
+
+    def _component_metrics(self, plan: EpochPlan, parts: frozenset[Part]) -> dict[str, float]:
+        """Frozen parameters, the teachers' drift (at the end of an adapting phase and of the run)
+        and the method's diagnostics on a fixed validation batch (docs/results.md)."""
+        models = {"student": self.student, "teachers": self.teachers, "method": self.method}
+        metrics: dict[str, float] = {"frozen_params": frozen_count(parts, **models)}
+        ends_adapting = "teachers" in parts and self._phase_ends_here(plan)
+        if self.teacher_anchors is not None and (ends_adapting or plan.epoch == len(self.plan) - 1):
+            for index, distance in enumerate(self.teacher_anchors.distances(self.teachers)):
+                metrics[f"teacher{index}_drift_l2"] = distance
+        if ends_adapting and self._val_logits_before is not None:  # None: a state saved before the key existed
+            after = self.evaluator.teacher_outputs(self.teacher_version)["val"].logits
+            for index, (before, now) in enumerate(zip(self._val_logits_before, after, strict=True)):
+                metrics[f"teacher{index}_drift_kl"] = output_drift_kl(before, now)
+            self._val_logits_before = None
+        metrics.update(self.evaluator.diagnostics(self.student))
         return metrics
 
     def _epoch_lr(self, parts: frozenset[Part]) -> float:
@@ -225,6 +249,8 @@ class TrainingRun:
             "schedulers": {part: scheduler.state_dict() for part, scheduler in self.schedulers.items()},
             "history": self.history,
             "rng": capture_rng_state(),
+            # Mid-phase, the teachers' outputs before the adapting phase: its drift KL needs them at its end.
+            "teacher_val_logits_before": self._val_logits_before,
         }
         if self.best_student_state is not None:
             state["best_student"] = self.best_student_state
@@ -244,5 +270,7 @@ class TrainingRun:
         for part, scheduler in self.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][part])
         self.history = [dict(row) for row in state["history"]]
+        before = state.get("teacher_val_logits_before")
+        self._val_logits_before = [logits.to(self.device) for logits in before] if before is not None else None
         self.best_student_state = state.get("best_student")
         restore_rng_state(state["rng"])
