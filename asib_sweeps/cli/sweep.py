@@ -192,6 +192,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     check_sweep_folder(sweep_dir, resume=args.resume, fail=fail)
     from asib_sweeps.cli.sweep_record import sweep_record, write_record
     from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
+    from asib_sweeps.cli.trackers import chosen_trackers
     from cluster.dashboard import access_hint, auth_mode
     from cluster.local import ray_cluster
 
@@ -217,6 +218,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
         checkpoint_every_s=args.checkpoint_every_s,
+        trackers=chosen_trackers(args.track),
     )
     with ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
         if args.address is not None:  # a joined cluster's GPUs are known only once connected
@@ -240,6 +242,7 @@ def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache
         "--checkpoint-every": args.checkpoint_every,
         "--checkpoint-every-s": args.checkpoint_every_s,
         "--teacher-cache": str(cache.root.resolve()),
+        "--track": args.track,
     }
     for option, flag in (("seeds", "--seeds"), ("samples", "--samples"), ("asha", "--asha"), ("target", "--for")):
         if option in study.options:

@@ -15,6 +15,7 @@ from typing import NoReturn
 from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import add_cluster_options
+from asib_sweeps.cli.trackers import NO_TRACKER, TRACKERS, tracker_problem
 from search_spaces import STUDIES, Study, StudyOptions
 from search_spaces.study import OVERLAP_PERCENTS
 
@@ -76,6 +77,13 @@ def _shared_options() -> argparse.ArgumentParser:
         help="continue the sweep saved under <results>/<name>; every option must be the one it started with",
     )
     out.add_argument("--dry-run", action="store_true", help="print the teachers and trials, run nothing")
+    out.add_argument(
+        "--track",
+        action="append",
+        choices=[*TRACKERS, NO_TRACKER],
+        help="experiment tracker of every trial's per-epoch metrics and config (repeatable; default: tensorboard; "
+        "none: no tracker); mlflow writes <sweep>/mlflow.db, wandb runs offline unless WANDB_MODE is set",
+    )
     run = shared.add_argument_group("trials")
     run.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial, fractions allowed (default 0)")
     run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (default 1)")
@@ -160,7 +168,8 @@ class _Fail:
 
 
 def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
-    """The trial resources and run options, on their own (no torch, no Ray: see check_gpus_here)."""
+    """The trial resources and run options, on their own (no torch, no Ray: see check_gpus_here);
+    the trackers' packages are looked up, not imported."""
     gpus = args.gpus_per_trial
     if gpus < 0:
         fail(f"--gpus-per-trial must be >= 0, got --gpus-per-trial={gpus:g}")
@@ -179,5 +188,8 @@ def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
             "--checkpoint-every-s must be a number of seconds >= 0 (0: no time limit), "
             f"got --checkpoint-every-s={args.checkpoint_every_s:g}"
         )
+    problem = tracker_problem(args.track)
+    if problem is not None:
+        fail(problem)
     if args.address is not None and args.dashboard is not None:
         fail("--dashboard/--no-dashboard apply to the private Ray a sweep starts; the cluster at --address has its own")

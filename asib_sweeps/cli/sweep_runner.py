@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune.logger import JsonLoggerCallback
 
 from analysis.results import ResultTables, write_results
 from analysis.summary import summary_text
 from asib_sweeps.cli.results_callback import ResultTablesCallback
 from asib_sweeps.cli.stop_checkpoints import STOP_FILE, CheckpointBeforeStop
 from asib_sweeps.cli.sweep_options import DEFAULT_CHECKPOINT_EVERY_S
+from asib_sweeps.cli.trackers import DEFAULT_TRACKERS, tracker_callbacks
 from asib_sweeps.teachers import TeacherCache
 from search_spaces import Study, StudyOptions, Trial, TunePlan
 from search_spaces.finetune import teacher_trials
@@ -62,6 +64,7 @@ class SweepSettings:
     checkpoint_every: int
     resume: bool
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
+    trackers: tuple[str, ...] = DEFAULT_TRACKERS
 
     @property
     def sweep_dir(self) -> Path:
@@ -136,6 +139,8 @@ def run_experiment(
     # (it must, to stay consistent with checkpoint deletion); benchmarks/sweep_overhead.py
     # measures that cost, so Tune's per-save warning about it is only noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # The loggers are the runner's choice (asib_sweeps.cli.trackers), not Tune's defaults added on top.
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1" if chooses_own_loggers(tuner) else "0"
     tuner.fit()
     tables = write_results(experiment_dir, out_dir, study=study)
     statuses = tables.trials["status"]
@@ -147,12 +152,28 @@ def run_experiment(
     )
 
 
+def chooses_own_loggers(tuner: tune.Tuner) -> bool:
+    """Whether the tuner's RunConfig lists its loggers (asib_sweeps.cli.trackers) itself.
+
+    True for every new tuner. A sweep saved before `--track` existed is restored with the
+    callbacks it was saved with, which include no logger: Tune's default loggers (its
+    result.json, which the tables are read from, among them) must stay on for it. Tune
+    has no public accessor of a restored tuner's RunConfig, hence the private one (None
+    under Ray Client, where the tuner, and the environment it reads, is remote).
+    """
+    if tuner._local_tuner is None:
+        return True
+    run_config = tuner._local_tuner.get_run_config()
+    return any(isinstance(callback, JsonLoggerCallback) for callback in run_config.callbacks or [])
+
+
 def new_tuner(trainable: Any, plan: TunePlan, settings: SweepSettings, *, name: str, study: str, out_dir: Path) -> tune.Tuner:
     """The Tuner of a new experiment (a restored one keeps the TuneConfig and RunConfig it was saved with)."""
     experiment_dir = settings.storage_dir / name
     callbacks = [
         ResultTablesCallback(experiment_dir.resolve(), out_dir.resolve(), study=study),
         CheckpointBeforeStop(settings.stop_file),
+        *tracker_callbacks(settings.trackers, sweep_dir=settings.sweep_dir, experiment=name),
     ]
     return tune.Tuner(
         trainable,
