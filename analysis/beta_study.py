@@ -1,5 +1,6 @@
 """Beta sensitivity: accuracy and the I(X;Z) bound against beta, the best beta on validation,
-and the Optuna search's trial history and parameter importance.
+and the Optuna search's trial history, its table of parameters and objective, and the
+parameters' importance (both through analysis.param_search).
 
 What Optuna saw is rebuilt from the tables: Tune gives the searcher each trial's last
 reported `val_acc` (the study's metric), and trial ids number trials in the order the
@@ -8,10 +9,9 @@ searcher proposed them.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
+from analysis.param_search import param_importance
 from analysis.schema import CONFIG_PREFIX
 from analysis.stats import MissingData, finished, require_columns, spread
 
@@ -80,31 +80,18 @@ def searched_parameters(trials: pd.DataFrame) -> list[str]:
     ]
 
 
-def parameter_importance(trials: pd.DataFrame, epochs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """parameter, importance: Optuna's fANOVA importance on a study rebuilt from the trials.
-
-    Distributions span the observed values (log scale where all are positive), since the
-    tables do not hold the search space. Needs at least two searched parameters: with
-    one, its importance is 1 by construction and says nothing.
-    """
-    import optuna  # imported here: only this analysis needs it
-
+def search_table(trials: pd.DataFrame, epochs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The search as analysis.param_search takes it: one row per finished trial in proposal
+    order, its searched parameters (named without the `cfg.` prefix) and `objective`, the
+    value Optuna saw; and the names of the parameter columns."""
     parameters = searched_parameters(trials)
-    if len(parameters) < 2:
-        names = ", ".join(p.removeprefix(CONFIG_PREFIX) for p in parameters) or "none"
-        raise MissingData(f"parameter importance needs two or more searched parameters; this study searched {names}")
     done = finished(trials).sort_values("trial_id")
-    objective = trial_history(trials, epochs)["objective"]
-    distributions = {}
-    for column in parameters:
-        low, high = float(done[column].min()), float(done[column].max())
-        distributions[column] = optuna.distributions.FloatDistribution(low, high, log=low > 0)
-    study = optuna.create_study(direction="maximize")
-    for (_, row), value in zip(done.iterrows(), objective):
-        if not math.isnan(value):
-            params = {column: float(row[column]) for column in parameters}
-            study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=float(value)))
-    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
-    importance = optuna.importance.get_param_importances(study, evaluator=evaluator)
-    names = [parameter.removeprefix(CONFIG_PREFIX) for parameter in importance]
-    return pd.DataFrame({"parameter": names, "importance": list(importance.values())})
+    table = done[parameters].rename(columns=lambda column: column.removeprefix(CONFIG_PREFIX)).reset_index(drop=True)
+    table["objective"] = trial_history(trials, epochs)["objective"].to_numpy()
+    return table, [parameter.removeprefix(CONFIG_PREFIX) for parameter in parameters]
+
+
+def parameter_importance(trials: pd.DataFrame, epochs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """parameter, importance of the search's parameters to its objective (analysis.param_search)."""
+    table, parameters = search_table(trials, epochs)
+    return param_importance(table, parameters, "objective", seed=seed)

@@ -31,7 +31,7 @@ def scored_rows(table: pd.DataFrame, params: Sequence[str], score: str) -> pd.Da
         raise MissingData(f"the search table has no column {', '.join(missing)}")
     if len(params) < MIN_PARAMETERS:
         names = ", ".join(params) or "none"
-        raise MissingData(f"needs two or more searched parameters; this search varied {names}")
+        raise MissingData(f"needs two or more searched parameters; this study searched {names}")
     rows = table.dropna(subset=[*params, score])
     if len(rows) < 2:
         raise MissingData(f"needs two or more trials with a {score}; the search has {len(rows)}")

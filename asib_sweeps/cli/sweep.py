@@ -32,6 +32,7 @@ from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DE
     check_resources,
     study_options,
 )
+from asib_sweeps.cli.trackers import chosen_trackers
 from search_spaces import Study, StudyOptions, Trial, get_study
 
 if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors need neither torch nor Ray.
@@ -192,7 +193,6 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     check_sweep_folder(sweep_dir, resume=args.resume, fail=fail)
     from asib_sweeps.cli.sweep_record import sweep_record, write_record
     from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
-    from asib_sweeps.cli.trackers import chosen_trackers
     from cluster.dashboard import access_hint, auth_mode
     from cluster.local import ray_cluster
 

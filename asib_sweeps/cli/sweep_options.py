@@ -15,7 +15,7 @@ from typing import NoReturn
 from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import add_cluster_options
-from asib_sweeps.cli.trackers import NO_TRACKER, TRACKERS, tracker_problem
+from asib_sweeps.cli.trackers import add_track_option, tracker_problem
 from search_spaces import STUDIES, Study, StudyOptions
 from search_spaces.study import OVERLAP_PERCENTS
 
@@ -77,13 +77,7 @@ def _shared_options() -> argparse.ArgumentParser:
         help="continue the sweep saved under <results>/<name>; every option must be the one it started with",
     )
     out.add_argument("--dry-run", action="store_true", help="print the teachers and trials, run nothing")
-    out.add_argument(
-        "--track",
-        action="append",
-        choices=[*TRACKERS, NO_TRACKER],
-        help="experiment tracker of every trial's per-epoch metrics and config (repeatable; default: tensorboard; "
-        "none: no tracker); mlflow writes <sweep>/mlflow.db, wandb runs offline unless WANDB_MODE is set",
-    )
+    add_track_option(out)
     run = shared.add_argument_group("trials")
     run.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial, fractions allowed (default 0)")
     run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (default 1)")

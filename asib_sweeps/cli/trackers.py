@@ -25,6 +25,7 @@ default); benchmarks/tracker_overhead.py measures what it costs.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 from pathlib import Path
@@ -41,6 +42,16 @@ MLFLOW_STORE = "mlflow.db"
 MLFLOW_ARTIFACTS = "mlflow-artifacts"
 WANDB_DIR = "wandb"
 WANDB_DEFAULT_MODE = "offline"
+
+
+def add_track_option(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--track",
+        action="append",
+        choices=[*TRACKERS, NO_TRACKER],
+        help="experiment tracker of every trial's per-epoch metrics and config (repeatable; default: tensorboard; "
+        "none: no tracker); mlflow writes <sweep>/mlflow.db, wandb runs offline unless WANDB_MODE is set",
+    )
 
 
 def chosen_trackers(track: list[str] | None) -> tuple[str, ...]:
