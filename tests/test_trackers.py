@@ -19,7 +19,8 @@ import ray
 
 from analysis.results import read_results
 from asib_sweeps.cli.sweep import main
-from asib_sweeps.cli.trackers import MLFLOW_STORE, WANDB_DIR, mlflow_tracking_uri
+from asib_sweeps.cli.mlflow_tracking import MLFLOW_STORE, mlflow_tracking_uri
+from asib_sweeps.cli.trackers import WANDB_DIR
 
 pytestmark = pytest.mark.slow
 

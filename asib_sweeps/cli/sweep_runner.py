@@ -3,9 +3,10 @@
 Layout under `<results>/<name>/`:
 
     tune/finetune/          Tune experiment of the teachers this sweep fine-tuned
-    tune/<study>/           Tune experiment of the study's trials
+    tune/<study>/           Tune experiment of the study's trials (TensorBoard files in its trial folders)
     trials.parquet, epochs.parquet            the study's tables
     finetune/trials.parquet, epochs.parquet   the teacher fine-tunings' tables
+    mlflow.db, wandb/       the MLflow store and W&B runs, when tracked (asib_sweeps.cli.trackers)
 
 Teachers live in the shared cache (`<results>/teachers` by default), so later sweeps
 reuse them. Each experiment retries failed trials from their last checkpoint

@@ -10,7 +10,8 @@ as the nested `config` dict) become the run's config.
 - `mlflow`: `ray.air.integrations.mlflow.MLflowLoggerCallback` to a local SQLite store,
   `<sweep>/mlflow.db` (`mlflow ui --backend-store-uri sqlite:///<sweep>/mlflow.db`); one
   MLflow experiment per Tune experiment (the study, and `finetune` for its teachers).
-  MLflow 3 refuses its old `./mlruns` file store unless told otherwise, so SQLite it is.
+  MLflow 3 refuses its old `./mlruns` file store unless told otherwise, so SQLite it is;
+  each report is written in one call (asib_sweeps.cli.mlflow_tracking).
 - `wandb`: `ray.air.integrations.wandb.WandbLoggerCallback` in offline mode unless
   `WANDB_MODE` says otherwise (compute nodes often have no internet), runs under
   `<sweep>/wandb/`; `wandb sync <sweep>/wandb/offline-run-*` uploads them later.
@@ -38,9 +39,8 @@ TRACKERS: dict[str, str] = {"tensorboard": "tensorboardX", "mlflow": "mlflow", "
 """Each tracker and the package its callback needs (installed by the pip extra of the tracker's name)."""
 NO_TRACKER = "none"
 DEFAULT_TRACKERS: tuple[str, ...] = ("tensorboard",)
-MLFLOW_STORE = "mlflow.db"
-MLFLOW_ARTIFACTS = "mlflow-artifacts"
 WANDB_DIR = "wandb"
+"""The folder wandb.init(dir=<sweep>) keeps its runs in, under the sweep."""
 WANDB_DEFAULT_MODE = "offline"
 
 
@@ -92,32 +92,12 @@ def tracker_callbacks(trackers: tuple[str, ...], *, sweep_dir: Path, experiment:
 
         callbacks.append(TBXLoggerCallback())
     if "mlflow" in trackers:
+        from asib_sweeps.cli.mlflow_tracking import mlflow_callback  # imports mlflow and Ray
+
         callbacks.append(mlflow_callback(sweep_dir.resolve(), experiment))
     if "wandb" in trackers:
         callbacks.append(wandb_callback(sweep_dir.resolve(), experiment))
     return callbacks
-
-
-def mlflow_tracking_uri(sweep_dir: Path) -> str:
-    return f"sqlite:///{(sweep_dir / MLFLOW_STORE).resolve()}"
-
-
-def mlflow_callback(sweep_dir: Path, experiment: str) -> Callback:
-    """MLflow runs in `<sweep>/mlflow.db`, one per trial, params and per-epoch metrics only.
-
-    The experiment is created here with its artifact folder under the sweep: left to
-    MLflow, it would point at `./mlruns` of whatever folder the driver started in.
-    Checkpoints are not copied in as artifacts (save_artifact=False): they stay in Tune's
-    storage, which resume and `asib-sweep eval` read.
-    """
-    from mlflow import MlflowClient
-    from ray.air.integrations.mlflow import MLflowLoggerCallback
-
-    uri = mlflow_tracking_uri(sweep_dir)
-    client = MlflowClient(tracking_uri=uri)
-    if client.get_experiment_by_name(experiment) is None:
-        client.create_experiment(experiment, artifact_location=(sweep_dir / MLFLOW_ARTIFACTS).as_uri())
-    return MLflowLoggerCallback(tracking_uri=uri, experiment_name=experiment, save_artifact=False)
 
 
 def wandb_callback(sweep_dir: Path, experiment: str) -> Callback:
