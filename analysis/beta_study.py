@@ -1,5 +1,6 @@
 """Beta sensitivity: accuracy and the I(X;Z) bound against beta, the best beta on validation,
-and the Optuna search's trial history and parameter importance.
+and the Optuna search's trial history, its table of parameters and objective, and the
+parameters' importance (both through analysis.param_search).
 
 Each beta the searcher proposed ran on several seeds (search_spaces/beta.py), so the
 accuracy per beta is a mean over seeds with a 95 % t confidence interval. What Optuna saw
@@ -15,6 +16,7 @@ import math
 import pandas as pd
 from scipy import stats
 
+from analysis.param_search import param_importance
 from analysis.schema import CONFIG_PREFIX
 from analysis.stats import MissingData, finished, require_columns, spread
 
@@ -80,43 +82,32 @@ def trial_history(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
 
 
 def searched_parameters(trials: pd.DataFrame) -> list[str]:
-    """Numeric config columns whose value differs between the finished trials (the seed aside)."""
+    """Numeric config columns whose value differs between the finished trials (the seeds aside: a
+    proposal's repeats differ in their seed and, under data.split_per_seed, their split and teachers' seeds)."""
     done = finished(trials)
     return [
         column
         for column in done.columns
         if column.startswith(CONFIG_PREFIX)
         and column not in IGNORED_KEYS
+        and not column.endswith((".seed", ".split_seed"))
         and pd.api.types.is_numeric_dtype(done[column])
         and not pd.api.types.is_bool_dtype(done[column])
         and done[column].nunique(dropna=True) > 1
     ]
 
 
-def parameter_importance(trials: pd.DataFrame, epochs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """parameter, importance: Optuna's fANOVA importance on a study rebuilt from the trials.
-
-    Distributions span the observed values (log scale where all are positive), since the
-    tables do not hold the search space. Needs at least two searched parameters: with
-    one, its importance is 1 by construction and says nothing.
-    """
-    import optuna  # imported here: only this analysis needs it
-
+def search_table(trials: pd.DataFrame, epochs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The search as analysis.param_search takes it: one row per proposal in proposal order
+    (its seeds averaged: the value Optuna saw as `objective`), its searched parameters named
+    without the `cfg.` prefix; and the names of the parameter columns."""
     parameters = searched_parameters(trials)
-    if len(parameters) < 2:
-        names = ", ".join(p.removeprefix(CONFIG_PREFIX) for p in parameters) or "none"
-        raise MissingData(f"parameter importance needs two or more searched parameters; this study searched {names}")
-    history = trial_history(trials, epochs)  # one row per proposal, its seeds averaged
-    distributions = {}
-    for column in parameters:
-        low, high = float(history[column].min()), float(history[column].max())
-        distributions[column] = optuna.distributions.FloatDistribution(low, high, log=low > 0)
-    study = optuna.create_study(direction="maximize")
-    for (_, row), value in zip(history.iterrows(), history["objective"]):
-        if not math.isnan(value):
-            params = {column: float(row[column]) for column in parameters}
-            study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=float(value)))
-    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
-    importance = optuna.importance.get_param_importances(study, evaluator=evaluator)
-    names = [parameter.removeprefix(CONFIG_PREFIX) for parameter in importance]
-    return pd.DataFrame({"parameter": names, "importance": list(importance.values())})
+    history = trial_history(trials, epochs)
+    table = history[[*parameters, "objective"]].rename(columns=lambda column: column.removeprefix(CONFIG_PREFIX))
+    return table.reset_index(drop=True), [parameter.removeprefix(CONFIG_PREFIX) for parameter in parameters]
+
+
+def parameter_importance(trials: pd.DataFrame, epochs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """parameter, importance of the search's parameters to its objective (analysis.param_search)."""
+    table, parameters = search_table(trials, epochs)
+    return param_importance(table, parameters, "objective", seed=seed)

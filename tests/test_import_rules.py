@@ -2,7 +2,10 @@
 
 `analysis` and every module under it are imported, one after another, in a fresh
 interpreter; after each import, none of torch, ray, pydantic or the project's training
-packages may be in sys.modules. The first module that brings one in is named.
+packages may be in sys.modules, nor optuna: analysis may use it (Optuna's importance
+evaluators, analysis.param_search) but only inside the function that needs it, so the
+page's other figures and every importer of the tables do without its import. The first
+module that brings one in is named.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ("torch", "ray", "pydantic", "asib_sweeps", "search_spaces", "trainables")
+FORBIDDEN = ("torch", "ray", "pydantic", "asib_sweeps", "search_spaces", "trainables", "optuna")
 
 PROBE = """
 import importlib, json, sys

@@ -126,7 +126,8 @@ def test_the_page_draws_every_listed_figure_without_errors_or_network(
                 "fig-beta-info-plane"}  # fmt: skip
     assert expected <= set(listed) and plots == len(listed)
     assert drawn == {figure: True for figure in listed}
-    assert "parameter importance needs two or more searched parameters; this study searched method.asib.beta" in text
+    for view in ("parallel coordinates", "parameter importance"):  # the beta study searches beta alone
+        assert f"Left out: {view} — needs two or more searched parameters; this study searched method.asib.beta" in text
     assert "paths of avg_kd, baseline, ce" in text  # the rungs without a bottleneck, said, not drawn
 
 
@@ -170,3 +171,30 @@ def test_png_export_without_a_browser_says_so_and_keeps_the_page(
     assert (tmp_path / "b.html").is_file() and not list((tmp_path / "png").glob("*.png"))
     trials, _ = read_results(results / "beta")
     assert len(trials) == 4  # 2 proposals x 2 seeds
+
+
+@needs_chromium
+def test_the_readme_picture_script_draws_a_results_folder_and_stamps_what_it_ran(
+    real_results: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    import importlib.util
+
+    from PIL import Image
+
+    results, _ = real_results
+    out = tmp_path / "report.png"
+    command = [sys.executable, str(REPO / "docs" / "make_report_png.py"), "--results", str(results), "--out", str(out)]
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    spec = importlib.util.spec_from_file_location("make_report_png", REPO / "docs" / "make_report_png.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with Image.open(out) as image:
+        assert image.size == (script.WIDTH, script.HEIGHT) and image.mode == "P"
+        colours = len(image.getcolors(256) or [])
+    assert colours > 8  # a drawn page (text, plots), not a blank one
+    stamp = script.picture_fingerprint(out)
+    assert stamp == script.results_fingerprint(results)
+    assert stamp != script.defaults_fingerprint()  # tiny sweeps, no sota: not the README's picture
+    assert "NOT today's defaults" in completed.stdout
+    assert (results / "report.html").is_file()

@@ -91,6 +91,7 @@ def test_driver_argv_round_trips_every_option_kind():
     argv = [
         "overlap", "--overlaps", "0", "50", "--set", "epochs=2", "--download", "--dataset", "cifar100",
         "--data-root", "/d", "--cpus-per-trial", "2", "--resume", "--teacher-cache", "/t", "--checkpoint-every", "3",
+        "--track", "mlflow", "--track", "wandb",
     ]  # fmt: skip
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -127,6 +127,8 @@ def test_beta_dry_run_names_the_sampled_value(capsys, tmp_path):
         (["ablation", "--set", "optim.name=adamw", "--set", "optim.momentum=0.5"], "--set optim.momentum=0.5"),
         (["ablation", "--set", "optim.name=adamw", "--set", "optim.nesterov=true"], "--set optim.nesterov=true"),
         (["ablation", "--config", "/does/not/exist.yaml"], "--config /does/not/exist.yaml"),
+        (["ablation", "--track", "comet"], "--track: invalid choice: 'comet'"),
+        (["ablation", "--track", "none", "--track", "mlflow"], "--track none turns every tracker off"),
     ],
 )
 def test_bad_options_exit_2_naming_the_option_before_ray_starts(capsys, tmp_path, args, named):
@@ -284,6 +286,7 @@ def started_sweep(tmp_path, *argv: str) -> None:
         (["--seeds", "1", "--max-concurrent", "2"], "--max-concurrent: saved (not given), now 2"),
         (["--seeds", "1", "--checkpoint-every", "2"], "--checkpoint-every: saved 1, now 2"),
         (["--seeds", "1", "--teacher-cache", "elsewhere"], "--teacher-cache: saved"),
+        (["--seeds", "1", "--track", "mlflow", "--track", "tensorboard"], "--track: saved (not given), now mlflow tensorboard"),
     ],
 )
 def test_resume_with_an_option_other_than_the_saved_sweep_names_it_and_both_values(capsys, tmp_path, changed, named):
@@ -316,3 +319,31 @@ def test_resume_of_a_sweep_without_a_record_is_refused(capsys, tmp_path):
         main(["ablation", "--results", str(tmp_path), "--resume"])
     assert exit_info.value.code == 2
     assert "sweep.json" in capsys.readouterr().err
+
+
+def test_a_tracker_whose_package_is_missing_names_the_pip_extra(capsys, tmp_path, monkeypatch):
+    from asib_sweeps.cli import trackers
+
+    monkeypatch.setitem(trackers.TRACKERS, "mlflow", "asib_sweeps_no_such_package")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ablation", "--results", str(tmp_path), "--track", "mlflow"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--track mlflow needs the package asib_sweeps_no_such_package" in err
+    assert "pip install 'asib-sweeps[mlflow]'" in err
+    assert not ray.is_initialized()
+
+
+@pytest.mark.parametrize(
+    ("track", "chosen"),
+    [
+        (None, ("tensorboard",)),
+        (["mlflow"], ("mlflow",)),
+        (["mlflow", "tensorboard", "mlflow"], ("mlflow", "tensorboard")),
+        (["none"], ()),
+    ],
+)
+def test_track_replaces_the_default_tensorboard_and_none_turns_all_off(track, chosen):
+    from asib_sweeps.cli.trackers import chosen_trackers
+
+    assert chosen_trackers(track) == chosen

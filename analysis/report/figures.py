@@ -13,6 +13,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
+from analysis.param_search import is_categorical, is_log_scaled
+
 PALETTE = qualitative.Plotly
 BETA_SCALE = "Viridis"
 HEIGHT = 380
@@ -201,8 +203,35 @@ def trial_history(history: pd.DataFrame) -> go.Figure:
 
 
 def importance(table: pd.DataFrame) -> go.Figure:
-    figure = go.Figure(go.Bar(x=table["importance"], y=table["parameter"], orientation="h"))
-    return _layout(figure, xaxis={"title": "importance"})
+    """Most important parameter on top, as Optuna Dashboard draws it."""
+    ordered = table.sort_values("importance")
+    figure = go.Figure(go.Bar(x=ordered["importance"], y=ordered["parameter"], orientation="h"))
+    return _layout(figure, xaxis={"title": "importance (fANOVA, sums to 1)"})
+
+
+def parallel_coordinates(table: pd.DataFrame, params: list[str], score: str) -> go.Figure:
+    """One line per trial through an axis per parameter and the score, coloured by the score.
+
+    Log-scaled parameters (analysis.param_search.is_log_scaled) get a log10 axis labelled
+    in their own values; categorical ones an axis of their categories.
+    """
+    dimensions = [_parcoords_axis(table[column], column) for column in params]
+    dimensions.append(_parcoords_axis(table[score], score))
+    line = {"color": table[score], "colorscale": BETA_SCALE, "showscale": True, "colorbar": {"title": score}}
+    figure = _layout(go.Figure(go.Parcoords(line=line, dimensions=dimensions)))
+    return figure.update_layout(margin={"l": 70, "r": 70, "t": 60})  # room for the axis labels on top
+
+
+def _parcoords_axis(values: pd.Series, label: str) -> dict[str, object]:
+    if is_categorical(values):
+        categories = sorted(values.astype(str).unique())
+        codes = values.astype(str).map({category: code for code, category in enumerate(categories)})
+        return {"label": label, "values": codes, "tickvals": list(range(len(categories))), "ticktext": categories}
+    if is_log_scaled(values):
+        exponents = np.log10(values.astype(float))
+        decades = list(range(math.floor(exponents.min()), math.ceil(exponents.max()) + 1))
+        return {"label": f"{label} (log)", "values": exponents, "tickvals": decades, "ticktext": [f"1e{d}" for d in decades]}
+    return {"label": label, "values": values.astype(float)}
 
 
 def curve_band(band: pd.DataFrame, arm_order: list[str]) -> go.Figure:

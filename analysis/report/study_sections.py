@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analysis.beta_study import best_beta, beta_points, beta_spread, parameter_importance, trial_history
+from analysis.beta_study import best_beta, beta_points, beta_spread, search_table, trial_history
 from analysis.overview import config_differences, errors, sweep_overview, teachers_used
 from analysis.report import figures
 from analysis.report.ablation_sections import ablation_sections, info_plane_blocks
 from analysis.report.blocks import Block, FigureBlock, LeftOut, Section, Sweep, TableBlock, TextBlock, guarded
 from analysis.report.reproduction_sections import reproduction_sections
+from analysis.report.search_blocks import search_blocks
 from analysis.sota import overlap_curve, sota_table
 from analysis.stats import MissingData
 from analysis.summary import OVERLAP_COLUMN, arm_table, legend, margin_points, percent, readable_arm_table
@@ -110,18 +111,13 @@ def _search(sweep: Sweep) -> list[Block]:
             )
         ],
     )
-    importance = guarded(
-        "parameter importance",
-        lambda: [
-            FigureBlock(
-                f"fig-{sweep.slug}-importance",
-                "Parameter importance",
-                figures.importance(parameter_importance(sweep.trials, sweep.epochs)),
-                "Study rebuilt from trials.parquet; distributions span the observed values.",
-            )
-        ],
+    views = search_blocks(
+        f"fig-{sweep.slug}",
+        lambda: search_table(sweep.trials, sweep.epochs),
+        "objective",
+        "each trial's last val_acc, the value Tune reports to Optuna",
     )
-    return history + importance
+    return history + views
 
 
 def sota_sections(sweep: Sweep) -> list[Section]:

@@ -40,6 +40,7 @@ from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DE
     check_resources,
     study_options,
 )
+from asib_sweeps.cli.trackers import chosen_trackers
 from search_spaces import Study, StudyOptions, Trial, get_study
 
 if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors need neither torch nor Ray.
@@ -247,6 +248,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         resume=args.resume,
         checkpoint_every_s=args.checkpoint_every_s,
         experiment_keys=experiment_keys(config),
+        trackers=chosen_trackers(args.track),
     )
     with ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
         if args.address is not None:  # a joined cluster's GPUs are known only once connected
@@ -270,6 +272,7 @@ def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache
         "--checkpoint-every": args.checkpoint_every,
         "--checkpoint-every-s": args.checkpoint_every_s,
         "--teacher-cache": str(cache.root.resolve()),
+        "--track": args.track,
     }
     flags = {"seeds": "--seeds", "samples": "--samples", "asha": "--asha", "target": "--for", "budget": "--budget"}
     flags.update({"selection_seeds": "--selection-seeds", "margin": "--margin", "arms": "--arms"})

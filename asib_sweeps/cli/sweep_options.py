@@ -15,6 +15,7 @@ from typing import NoReturn
 from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import add_cluster_options
+from asib_sweeps.cli.trackers import add_track_option, tracker_problem
 from search_spaces import STUDIES, Study, StudyOptions
 from search_spaces.study import OVERLAP_PERCENTS, SELECTION_SEEDS
 from search_spaces.tuning import TUNABLE_STUDIES
@@ -77,6 +78,7 @@ def _shared_options() -> argparse.ArgumentParser:
         help="continue the sweep saved under <results>/<name>; every option must be the one it started with",
     )
     out.add_argument("--dry-run", action="store_true", help="print the teachers and trials, run nothing")
+    add_track_option(out)
     run = shared.add_argument_group("trials")
     run.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial, fractions allowed (default 0)")
     run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (default 1)")
@@ -197,7 +199,8 @@ class _Fail:
 
 
 def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
-    """The trial resources and run options, on their own (no torch, no Ray: see check_gpus_here)."""
+    """The trial resources and run options, on their own (no torch, no Ray: see check_gpus_here);
+    the trackers' packages are looked up, not imported."""
     gpus = args.gpus_per_trial
     if gpus < 0:
         fail(f"--gpus-per-trial must be >= 0, got --gpus-per-trial={gpus:g}")
@@ -216,5 +219,8 @@ def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
             "--checkpoint-every-s must be a number of seconds >= 0 (0: no time limit), "
             f"got --checkpoint-every-s={args.checkpoint_every_s:g}"
         )
+    problem = tracker_problem(args.track)
+    if problem is not None:
+        fail(problem)
     if args.address is not None and args.dashboard is not None:
         fail("--dashboard/--no-dashboard apply to the private Ray a sweep starts; the cluster at --address has its own")

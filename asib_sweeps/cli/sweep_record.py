@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 RECORD_FILE = "sweep.json"
 FORMAT = "asib-sweeps/sweep-record-v1"
 RESUME_MAY_CHANGE = ("--address", "--dashboard/--no-dashboard")
-ADDED_SINCE_V1 = ("--checkpoint-every-s", "--margin", "--seeds")
+ADDED_SINCE_V1 = ("--checkpoint-every-s", "--margin", "--seeds", "--track")
 """Options a record of an older sweep lacks: not compared then (its saved trials run as they were planned).
 `--seeds` is one only for finetune (its teachers became per seed); the other studies always recorded it."""
 

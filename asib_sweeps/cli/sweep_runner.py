@@ -3,9 +3,10 @@
 Layout under `<results>/<name>/`:
 
     tune/finetune/          Tune experiment of the teachers this sweep fine-tuned
-    tune/<study>/           Tune experiment of the study's trials
+    tune/<study>/           Tune experiment of the study's trials (TensorBoard files in its trial folders)
     trials.parquet, epochs.parquet            the study's tables
     finetune/trials.parquet, epochs.parquet   the teacher fine-tunings' tables
+    mlflow.db, wandb/       the MLflow store and W&B runs, when tracked (asib_sweeps.cli.trackers)
 
 Teachers live in the shared cache (`<results>/teachers` by default), so later sweeps
 reuse them. Each experiment retries failed trials from their last checkpoint
@@ -23,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune.logger import JsonLoggerCallback
 
 from analysis.results import ResultTables, write_results
 from analysis.summary import summary_text
 from asib_sweeps.cli.results_callback import ResultTablesCallback
 from asib_sweeps.cli.stop_checkpoints import STOP_FILE, CheckpointBeforeStop
 from asib_sweeps.cli.sweep_options import DEFAULT_CHECKPOINT_EVERY_S
+from asib_sweeps.cli.trackers import DEFAULT_TRACKERS, tracker_callbacks
 from asib_sweeps.teachers import TeacherCache
 from search_spaces import Study, StudyOptions, Trial, TunePlan
 from search_spaces.finetune import teacher_trials
@@ -64,6 +67,7 @@ class SweepSettings:
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
     experiment_keys: Mapping[str, Any] = field(default_factory=dict)
     """The run's config keys that differ from the data set's defaults (tune writes them into tuned.yaml)."""
+    trackers: tuple[str, ...] = DEFAULT_TRACKERS
 
     @property
     def sweep_dir(self) -> Path:
@@ -139,6 +143,8 @@ def run_experiment(
     # (it must, to stay consistent with checkpoint deletion); benchmarks/sweep_overhead.py
     # measures that cost, so Tune's per-save warning about it is only noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # The loggers are the runner's choice (asib_sweeps.cli.trackers), not Tune's defaults added on top.
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1" if chooses_own_loggers(tuner) else "0"
     tuner.fit()
     tables = write_results(experiment_dir, out_dir, study=study)
     statuses = tables.trials["status"]
@@ -150,12 +156,28 @@ def run_experiment(
     )
 
 
+def chooses_own_loggers(tuner: tune.Tuner) -> bool:
+    """Whether the tuner's RunConfig lists its loggers (asib_sweeps.cli.trackers) itself.
+
+    True for every new tuner. A sweep saved before `--track` existed is restored with the
+    callbacks it was saved with, which include no logger: Tune's default loggers (its
+    result.json, which the tables are read from, among them) must stay on for it. Tune
+    has no public accessor of a restored tuner's RunConfig, hence the private one (None
+    under Ray Client, where the tuner, and the environment it reads, is remote).
+    """
+    if tuner._local_tuner is None:
+        return True
+    run_config = tuner._local_tuner.get_run_config()
+    return any(isinstance(callback, JsonLoggerCallback) for callback in run_config.callbacks or [])
+
+
 def new_tuner(trainable: Any, plan: TunePlan, settings: SweepSettings, *, name: str, study: str, out_dir: Path) -> tune.Tuner:
     """The Tuner of a new experiment (a restored one keeps the TuneConfig and RunConfig it was saved with)."""
     experiment_dir = settings.storage_dir / name
     callbacks = [
         ResultTablesCallback(experiment_dir.resolve(), out_dir.resolve(), study=study),
         CheckpointBeforeStop(settings.stop_file),
+        *tracker_callbacks(settings.trackers, sweep_dir=settings.sweep_dir, experiment=name),
     ]
     return tune.Tuner(
         trainable,
