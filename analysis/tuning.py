@@ -74,6 +74,18 @@ def short_settings(settings: dict[str, Any]) -> str:
     )
 
 
+def arm_search_table(ledger: pd.DataFrame, arm: str) -> tuple[pd.DataFrame, list[str]]:
+    """One arm's search as analysis.param_search takes it: a row per complete trial, its sampled
+    settings (named without their section) and SCORE; and the names of the setting columns."""
+    done = complete_trials(ledger[ledger["arm"] == arm]).sort_values("number")
+    if done.empty:
+        raise MissingData(f"arm {arm} has no complete tuning trial")
+    settings = pd.DataFrame([json.loads(raw) for raw in done["settings"]])
+    settings.columns = [column.rpartition(".")[2] for column in settings.columns]
+    table = settings.assign(**{SCORE: done[SCORE].astype("float64").to_numpy()})
+    return table, list(settings.columns)
+
+
 def ledger_text(ledger: pd.DataFrame) -> str:
     """The console's ledger summary: one line per arm."""
     summary = ledger_summary(ledger)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,9 @@ from analysis.param_search import param_importance, scored_rows
 from analysis.report import figures
 from analysis.report.blocks import FigureBlock, LeftOut
 from analysis.report.search_blocks import search_blocks
+from analysis.report.tuning_sections import tuning_section
 from analysis.stats import MissingData
+from analysis.tuning import arm_search_table
 
 
 def search(rows: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -120,3 +124,35 @@ def test_the_beta_search_table_has_the_searched_config_keys_and_the_objective_op
         "optim.lr": [0.1, 0.05, 0.01],
         "objective": [0.3, 0.5, 0.4],  # each trial's last val_acc, in proposal (trial id) order
     }
+
+
+def tuning_ledger(rows: int = 30) -> pd.DataFrame:
+    """A hand-made ledger: kd searched tau and w_kd (its score follows tau alone), fitnet one weight."""
+    rng = np.random.default_rng(1)
+    taus, weights = rng.uniform(1, 8, rows), 10 ** rng.uniform(-1, 1, rows)
+    kd = [
+        {"arm": "kd", "number": i, "status": "TERMINATED", "selection_score": 0.5 + taus[i] / 20,
+         "settings": json.dumps({"method.kd.tau": taus[i], "method.kd.w_kd": weights[i]})}
+        for i in range(rows)
+    ]  # fmt: skip
+    fitnet = [
+        {"arm": "fitnet", "number": i, "status": "TERMINATED", "selection_score": 0.6,
+         "settings": json.dumps({"method.fitnet.weight": float(10 ** i)})}
+        for i in range(3)
+    ]  # fmt: skip
+    return pd.DataFrame(kd + fitnet).assign(tuned_study="sota", selection_seeds="100, 101")
+
+
+def test_each_tuned_arm_gets_its_search_views_and_a_one_knob_arm_says_why_not():
+    ledger = tuning_ledger()
+    table, params = arm_search_table(ledger, "kd")
+    assert params == ["tau", "w_kd"] and len(table) == 30
+    importance = param_importance(table, params, "selection_score").set_index("parameter")["importance"]
+    assert importance.idxmax() == "tau" and importance["tau"] > 0.8
+    blocks = tuning_section("tune-sota", ledger).blocks
+    drawn = {block.id for block in blocks if isinstance(block, FigureBlock)}
+    assert drawn == {"tune-sota-tuning-kd-parallel-coordinates", "tune-sota-tuning-kd-importance"}
+    reasons = [block.reason for block in blocks if isinstance(block, LeftOut)]
+    assert any("needs two or more searched parameters" in reason for reason in reasons)
+    with pytest.raises(MissingData, match="arm dkd has no complete tuning trial"):
+        arm_search_table(ledger, "dkd")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.report.blocks import Block, Section, TableBlock, TextBlock, guarded
+from analysis.report.search_blocks import search_blocks
 from analysis.summary import percent
-from analysis.tuning import LEDGER_FILE, SCORE, ledger_summary, short_settings
+from analysis.tuning import LEDGER_FILE, SCORE, arm_search_table, ledger_summary, short_settings
 
 SUMMARY_CAPTION = (
     "Every arm ran the same number of Optuna TPE trials; a trial's score is the mean over the selection seeds of "
@@ -27,7 +28,21 @@ def find_ledgers(root: Path) -> list[Path]:
 
 def tuning_section(name: str, ledger: pd.DataFrame) -> Section:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") or "tuning"
-    return Section(f"{slug}-tuning", f"{name}: tuning ledger", guarded("tuning ledger", lambda: _blocks(ledger)))
+    blocks = guarded("tuning ledger", lambda: _blocks(ledger)) + _search_views(slug, ledger)
+    return Section(f"{slug}-tuning", f"{name}: tuning ledger", blocks)
+
+
+def _search_views(slug: str, ledger: pd.DataFrame) -> list[Block]:
+    """Per arm, parallel coordinates and parameter importance of its search (left out, with the
+    reason, for an arm that searched one setting or has too few complete trials)."""
+    views: list[Block] = []
+    for arm in pd.unique(ledger["arm"]) if "arm" in ledger.columns else []:
+        arm_slug = re.sub(r"[^A-Za-z0-9]+", "-", str(arm)).strip("-") or "arm"
+        views += search_blocks(
+            f"{slug}-tuning-{arm_slug}", lambda arm=arm: arm_search_table(ledger, arm), SCORE,
+            f"arm {arm}: mean best validation accuracy over the selection seeds", title_prefix=f"{arm}: ",
+        )
+    return views
 
 
 def _blocks(ledger: pd.DataFrame) -> list[Block]:
