@@ -10,7 +10,9 @@ import pytest
 
 from asib_sweeps.cli.sweep import main
 from asib_sweeps.config import RunConfig
+from asib_sweeps.config_files import dataset_of, read_experiment_file
 from asib_sweeps.docs_config import COMMAND, render, rows
+from conftest import fake_data_root
 from search_spaces import STUDIES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +46,8 @@ def test_configs_are_shipped():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: str(path.relative_to(REPO)))
 def test_every_shipped_config_validates_with_dry_run(capsys, tmp_path, path):
-    args = [study_of(path), "--config", str(path), "--data-root", str(tmp_path), "--results", str(tmp_path)]
+    dataset = dataset_of(read_experiment_file(path)) or "digits"
+    root = fake_data_root(tmp_path / "data", dataset)
+    args = [study_of(path), "--config", str(path), "--data-root", str(root), "--results", str(tmp_path)]
     assert main([*args, "--dry-run"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(" trials")

@@ -44,16 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analysis.report.page import render_page
     from analysis.report.png import PngExportError, write_pngs
     from analysis.report.study_sections import report_sections
-    from analysis.results import IncompatibleResultsError
     from analysis.summary import summary_text
 
-    try:
-        sweeps = load_sweeps(args.results)
-    except (FileNotFoundError, IncompatibleResultsError) as error:
-        print(f"asib-report: {error}", file=sys.stderr)
-        return EXIT_NO_RESULTS
+    sweeps = load_sweeps(args.results)
     if not sweeps:
-        print(f"asib-report: no trials.parquet in or below {args.results}", file=sys.stderr)
+        print(f"asib-report: no trials.parquet in or below {args.results} could be read", file=sys.stderr)
         return EXIT_NO_RESULTS
     if args.text:
         for sweep in sweeps:
@@ -77,13 +72,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def load_sweeps(root: Path) -> list[Sweep]:
-    """Every sweep at or below root, named by its path below root (root's own name for root itself)."""
+    """Every readable sweep at or below root, named by its path below root (root's own name for root itself).
+
+    A sweep whose tables cannot be read is named on stderr and left out; the others are reported.
+    """
     from analysis.report.blocks import Sweep
-    from analysis.results import find_result_dirs, read_results
+    from analysis.results import IncompatibleResultsError, find_result_dirs, read_results
 
     sweeps = []
     for folder in find_result_dirs(root):
-        trials, epochs = read_results(folder)
+        try:
+            trials, epochs = read_results(folder)
+        except (FileNotFoundError, IncompatibleResultsError) as error:
+            print(f"asib-report: left out {folder}: {error}", file=sys.stderr)
+            continue
         name = folder.relative_to(root).as_posix() if folder != root else root.resolve().name
         sweeps.append(Sweep(name=name, path=folder, trials=trials, epochs=epochs))
     return sweeps
