@@ -8,7 +8,7 @@ share) is deterministic: the same params fail the same way on every attempt, so 
 retry only wastes minutes of data loading and then repeats the message.
 
 So the attempt that hits one writes it to a marker file in the trial's folder and
-raises. Tune's own recovery then asks the sweep's `NonRetryableTrials` callback
+raises. Tune's own recovery then calls the sweep's `NonRetryableTrials` callback
 (on_trial_recover), which finds the marker and spends the trial's remaining retries,
 so the single restart Tune has already queued is the last: it finds the marker and
 fails before loading data or building a model, with the original message, and the
@@ -67,7 +67,8 @@ class NonRetryableTrials(tune.Callback):
 
     def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         if trial.path is not None and (Path(trial.path) / MARKER_FILE).is_file():
-            trial.run_metadata.num_failures = max(trial.run_metadata.num_failures, trial.max_failures)
+            # Spends the retries without faking failures: the count in the tables stays the true one.
+            trial.max_failures = min(trial.max_failures, trial.run_metadata.num_failures)
 
 
 def clear_markers(experiment_dir: Path) -> list[Path]:
