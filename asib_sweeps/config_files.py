@@ -74,6 +74,9 @@ def dataset_of(layers: Sequence[Layer]) -> str | None:
     for layer in reversed(layers):
         if "data.dataset" in layer.values:
             return str(layer.values["data.dataset"])
+        section = layer.values.get("data")  # `--set 'data={dataset: cifar100, ...}'`
+        if isinstance(section, dict) and "dataset" in section:
+            return str(section["dataset"])
     return None
 
 

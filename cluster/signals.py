@@ -52,6 +52,7 @@ def sigterm_saves_and_stops() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _stop_requested = False  # a request belongs to the block's sweep only
 
 
 class StopForwarder:

@@ -103,10 +103,15 @@ def test_data_files_are_probed_per_data_set_whichever_way_it_is_named(capsys, tm
 
 def test_set_data_dataset_gets_the_data_sets_defaults_like_dataset(capsys, tmp_path):
     root = fake_data_root(tmp_path / "data", "cifar100")
-    for how in (["--dataset", "cifar100", "--data-root", str(root)], ["--set", "data.dataset=cifar100", "--set", f"data.root={root}"]):
+    ways = (
+        ["--dataset", "cifar100", "--data-root", str(root)],
+        ["--set", "data.dataset=cifar100", "--set", f"data.root={root}"],
+        ["--set", f"data={{dataset: cifar100, root: {root}}}"],
+    )
+    for how in ways:
         assert main(["finetune", *how, "--results", str(tmp_path / "r"), "--dry-run"]) == 0
-    by_dataset, by_set = capsys.readouterr().out.split("teachers: ")[1:]
-    assert by_dataset == by_set and "resnet32x4-cifar100-" in by_set  # cifar100's teachers, not digits'
+    by_dataset, by_set, by_section = capsys.readouterr().out.split("teachers: ")[1:]
+    assert by_dataset == by_set == by_section and "resnet32x4-cifar100-" in by_set  # cifar100's teachers
 
 
 def test_config_files_that_are_not_yaml_utf8_or_finite_name_the_file(capsys, tmp_path):

@@ -170,6 +170,7 @@ def test_a_sigterm_after_the_teachers_fit_stops_the_sweep_before_the_study(tmp_p
             assert run_sweep(settings) == EXIT_INTERRUPTED  # the study's fit (Ray) never starts
     finally:
         signal.signal(signal.SIGUSR1, previous)
+    assert not signals.stop_requested()  # the next sweep of this process starts afresh
     out = capsys.readouterr().out
     assert "teachers: 0 to fine-tune, 2 cached" in out and "stopped before the sweep finished" in out
     assert not (tmp_path / "s" / "tune").exists()
