@@ -44,10 +44,11 @@ from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DE
 from search_spaces import Study, StudyOptions, Trial, get_study
 
 if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors need neither torch nor Ray.
-    from asib_sweeps.config import RunConfig
     from asib_sweeps.cli.sweep_lock import SweepLock
+    from asib_sweeps.config import RunConfig
     from asib_sweeps.config_files import Layer
     from asib_sweeps.teachers import TeacherCache
+
 
 def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
     """The study's base config: data-set defaults < --config (and what it extends) < data options < --set.
