@@ -35,7 +35,10 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; asib-sweep writes it beside {TRIALS_FILE}")
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        raise ValueError(f"{path} is not a readable Parquet table: {error}") from None
     version = (table.schema.metadata or {}).get(SCHEMA_VERSION_METADATA_KEY, b"").decode()
     if version != str(SCHEMA_VERSION):
         raise ValueError(

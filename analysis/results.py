@@ -33,6 +33,10 @@ class IncompatibleResultsError(ValueError):
     """A results table written under another schema version (or not by this code)."""
 
 
+class UnreadableResultsError(IncompatibleResultsError):
+    """A results table that is not a readable Parquet file (truncated, overwritten); the message names it."""
+
+
 @dataclass(frozen=True)
 class ResultTables:
     """The two tables as written, and where."""
@@ -94,7 +98,13 @@ def _read_table(path: Path) -> pd.DataFrame:
             f"{path} does not exist; results tables are written by analysis.results.write_results "
             "(asib-sweep writes them into its results directory as trials progress)"
         )
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        raise UnreadableResultsError(
+            f"{path} is not a readable Parquet table ({error}); a sweep rewrites it from its Tune folder "
+            "(tune/<experiment>) at its next table update, or call analysis.results.write_results"
+        ) from None
     version = (table.schema.metadata or {}).get(SCHEMA_VERSION_METADATA_KEY)
     if version is None or "schema_version" not in table.column_names:
         raise IncompatibleResultsError(f"{path} has no schema_version; it was not written by write_results")

@@ -14,6 +14,11 @@ real run):
         that checkpoint
     <experiment>/<trial folder>/error.txt      "Failure # N (occurred at ...)" blocks,
         appended per failure, also for failures that a retry then recovered from
+
+A file that cannot be parsed (a disk error, a node lost mid-write) costs only what it
+holds: an `UnreadableFileWarning` names it (and the line, for result.json) and the
+reading goes on: a bad result.json line is skipped, a bad params.json is replaced by
+the state file's copy, and a bad state file by the next older one.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +62,14 @@ TUNE_RESULT_FIELDS = frozenset(
 )
 """Fields Tune adds to every reported result (ray.tune.result.AUTO_RESULT_KEYS and the
 ones the function API and controller add); everything else in a row is a metric."""
+
+class UnreadableFileWarning(UserWarning):
+    """A Tune file that could not be parsed and was skipped; the message names it."""
+
+
+def _skipped(message: str) -> None:
+    warnings.warn(message, UnreadableFileWarning, stacklevel=3)
+
 
 _FAILURE_HEADER = re.compile(r"^Failure # \d+ \(occurred at [^)]*\)$\n?", re.MULTILINE)
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -115,15 +129,14 @@ def newest_state_file(experiment_dir: Path) -> Path | None:
 
 
 def _read_trial_states(experiment_dir: Path) -> dict[str, dict[str, Any]]:
-    path = newest_state_file(experiment_dir)
-    if path is None:
-        return {}
-    state = _read_json_file(path)
-    trials = {}
-    for entry in state["trial_data"]:
-        trial_state = json.loads(entry[0])
-        trials[str(trial_state["trial_id"])] = trial_state
-    return trials
+    """The trial states of the newest state file that can be read (older ones are earlier saves)."""
+    for path in sorted(Path(experiment_dir).glob(EXPERIMENT_STATE_GLOB), reverse=True):
+        try:
+            state = _read_json_file(path)
+            return {str(trial["trial_id"]): trial for trial in (json.loads(entry[0]) for entry in state["trial_data"])}
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            _skipped(f"{path} cannot be read ({error}); using an older experiment state file if there is one")
+    return {}
 
 
 def _read_trial(
@@ -134,7 +147,7 @@ def _read_trial(
     params_path, result_path, error_path = folder / PARAMS_FILE, folder / RESULT_FILE, folder / ERROR_FILE
     return TrialFiles(
         trial_id=trial_id,
-        params=_read_json_file(params_path) if params_path.is_file() else state_params,
+        params=_read_params(params_path, state_params),
         recorded_status=status,
         reports=_read_reports(result_path) if result_path.is_file() else [],
         failures=_split_failures(error_path.read_text()) if error_path.is_file() else [],
@@ -160,8 +173,19 @@ def _read_json_file(path: Path, *, attempts: int = 5, pause_s: float = 0.1) -> A
         raise ValueError(f"{path} is not valid JSON ({error.msg} at line {error.lineno})") from error
 
 
+def _read_params(path: Path, state_params: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not path.is_file():
+        return state_params
+    try:
+        return _read_json_file(path)
+    except ValueError as error:
+        _skipped(f"{error}; using the experiment state file's copy of the trial's params")
+        return state_params
+
+
 def _read_reports(path: Path) -> list[dict[str, Any]]:
-    """Parse result.json; a last line without its newline is still being written and is skipped."""
+    """Parse result.json; a last line without its newline is still being written and is skipped,
+    and a line that is not a JSON object is skipped with an UnreadableFileWarning naming it."""
     text = path.read_text()
     lines = text.split("\n")
     complete = lines[:-1]  # the piece after the last newline is empty or a partial write
@@ -170,9 +194,14 @@ def _read_reports(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            reports.append(json.loads(line))
+            report = json.loads(line)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path} line {number} is not a JSON object: {error.msg}") from error
+            _skipped(f"{path} line {number} is not valid JSON ({error.msg}); skipped")
+            continue
+        if not isinstance(report, dict) or "trial_id" not in report:
+            _skipped(f"{path} line {number} is not a Tune result (a JSON object with a trial_id); skipped")
+            continue
+        reports.append(report)
     return reports
 
 

@@ -4,7 +4,8 @@ Every value a run depends on lives here, validated before anything is launched:
 unknown keys, wrong types and out-of-range values are `ConfigError`s that name the
 dotted key, the value that came and what is allowed. Pydantic does the checking
 (strict mode, extra keys forbidden); this module only shapes its messages and adds
-the dotted-key overrides (`--set optim.lr=0.01`) and YAML loading (safe_load).
+the dotted-key overrides (`--set optim.lr=0.01`) and YAML loading (safe, YAML 1.2 numbers:
+asib_sweeps.yaml12). Floats must be finite: inf and nan are refused in every field.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
 import asib_sweeps.methods  # noqa: F401  (registers every method, and with it its config section)
 from analysis.flatten import flatten_dict
+from asib_sweeps import yaml12
 from asib_sweeps.config_section import Section
 from asib_sweeps.methods.registry import method_class, method_names, settings_types
 
@@ -305,22 +306,28 @@ def build_config(data: dict[str, Any], origin: Origin | None = None) -> RunConfi
 def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
     """Apply `KEY=VALUE` overrides (dotted keys, list indices allowed: `teachers.0.arch=x`).
 
-    Values are parsed with yaml.safe_load, so `0.01` is a float, `[1, 2]` a list and
-    `null` None; the result is validated as a whole.
+    Values are parsed as YAML 1.2 (asib_sweeps.yaml12), so `0.01` and `1e-4` are floats,
+    `[1, 2]` a list and `null` None; the result is validated as a whole.
     """
     data = config.model_dump()
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        set_dotted(data, key.strip(), yaml.safe_load(raw))
+        try:
+            value = yaml12.load(raw, f"--set {item}")
+        except yaml12.YamlError as error:
+            raise ConfigError(str(error)) from None
+        set_dotted(data, key.strip(), value)
     return build_config(data)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with safe_load (no arbitrary object construction)."""
-    text = Path(path).read_text()
-    loaded = yaml.safe_load(text)
+    """Read a YAML mapping safely (no object construction), numbers as YAML 1.2 reads them."""
+    try:
+        loaded = yaml12.load_file(Path(path))
+    except yaml12.YamlError as error:
+        raise ConfigError(str(error)) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

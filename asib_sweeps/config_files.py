@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from asib_sweeps import yaml12
 from asib_sweeps.config import ConfigError, RunConfig, build_config, set_dotted
 
 EXTENDS_KEY = "extends"
@@ -49,13 +48,17 @@ def read_experiment_file(path: str | Path) -> list[Layer]:
 
 
 def set_layers(overrides: Iterable[str]) -> list[Layer]:
-    """One layer per `--set KEY=VALUE` item; values are parsed with yaml.safe_load."""
+    """One layer per `--set KEY=VALUE` item; values are parsed as YAML 1.2 (asib_sweeps.yaml12)."""
     layers = []
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        layers.append(Layer(source=f"--set {item}", values={key.strip(): yaml.safe_load(raw)}))
+        try:
+            value = yaml12.load(raw, f"--set {item}: the value {raw!r}")
+        except yaml12.YamlError as error:
+            raise ConfigError(f"{error}; write the value as YAML (quote a string that is not)") from None
+        layers.append(Layer(source=f"--set {item}", values={key.strip(): value}))
     return layers
 
 
@@ -98,6 +101,9 @@ def dataset_of(layers: Sequence[Layer]) -> str | None:
     for layer in reversed(layers):
         if "data.dataset" in layer.values:
             return str(layer.values["data.dataset"])
+        section = layer.values.get("data")  # `--set 'data={dataset: cifar100, ...}'`
+        if isinstance(section, dict) and "dataset" in section:
+            return str(section["dataset"])
     return None
 
 
@@ -160,9 +166,9 @@ def _arms(data: Any, path: Path) -> dict[str, dict[str, Any]]:
 
 def _load_mapping(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+        loaded = yaml12.load_file(path)
+    except yaml12.YamlError as error:
+        raise ConfigError(str(error)) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

@@ -1,6 +1,8 @@
 """The base of every config section, kept free of torch so that method files can declare theirs.
 
-A section is strict (no type coercion), forbids unknown keys and is frozen; its
+A section is strict (no type coercion), forbids unknown keys, refuses inf and nan in
+float fields (a NaN would also never compare equal to itself, so a `--resume` check
+on it could never pass) and is frozen; its
 attribute docstrings become the field descriptions docs/CONFIGURATION.md is generated from.
 """
 
@@ -10,9 +12,11 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Section(BaseModel):
-    """Strict types, no unknown keys, frozen values."""
+    """Strict types, no unknown keys, finite floats, frozen values."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
+    )
 
 
 class MethodSettings(Section):

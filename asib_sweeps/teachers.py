@@ -21,6 +21,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,12 +32,14 @@ from torch import Tensor
 
 from asib_sweeps.config import MethodConfig, RunConfig
 from asib_sweeps.data import source_class_count
+from asib_sweeps.errors import NonRetryableError
 from asib_sweeps.published_teachers import checkpoint_identity
 from asib_sweeps.training.checkpoint import load_checkpoint, save_checkpoint
 from asib_sweeps.training.run import TrainingRun
 
 WEIGHTS_FILE = "weights.pt"
 META_FILE = "teacher.json"
+BROKEN_FOLDER = ".broken"
 
 EpochCallback = Callable[[TrainingRun, dict[str, Any]], None]
 """Called with the run and the epoch's metrics after every epoch `train_teacher` runs."""
@@ -94,18 +98,71 @@ def teacher_identity(config: RunConfig, teacher_index: int) -> dict[str, Any]:
     }
 
 
+class MissingTeacherError(NonRetryableError, KeyError):
+    """A trial's teacher is not (or no longer intact) in the cache; the sweep driver retrains it."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 class TeacherCache:
-    """Fine-tuned teachers on disk: `<root>/<key>/weights.pt` and `teacher.json`."""
+    """Fine-tuned teachers on disk: `<root>/<key>/weights.pt` and `teacher.json`.
+
+    An entry counts only when it is whole: teacher.json names its key and the SHA-256 of
+    weights.pt, and weights.pt has that hash (entries from before the hash was recorded
+    are checked as intact zip archives, torch's file format). A half-written or
+    corrupted entry is never "cached": `repair` moves it to `<root>/.broken/` (nothing
+    is deleted) so that it is fine-tuned again, and `load` refuses it by path.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._verified: dict[str, tuple[int, int]] = {}
+
+    @property
+    def broken_dir(self) -> Path:
+        return self.root / BROKEN_FOLDER
 
     def has(self, key: str) -> bool:
-        return (self.root / key / WEIGHTS_FILE).is_file() and (self.root / key / META_FILE).is_file()
+        return self.problem(key) is None
+
+    def problem(self, key: str) -> str | None:
+        """Why entry `key` cannot be used ("not cached" when there is none), or None when it is whole."""
+        folder = self.root / key
+        weights, meta_path = folder / WEIGHTS_FILE, folder / META_FILE
+        if not folder.exists():
+            return f"teacher {key} is not cached in {self.root}"
+        if not meta_path.is_file() or not weights.is_file():
+            lacking = META_FILE if not meta_path.is_file() else WEIGHTS_FILE
+            return f"teacher cache entry {folder} has no {lacking}"
+        stat = weights.stat()
+        if self._verified.get(key) == (stat.st_mtime_ns, stat.st_size):
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as error:
+            return f"teacher cache entry {meta_path} cannot be read: {error}"
+        if not isinstance(meta, dict) or meta.get("key") != key:
+            return f"teacher cache entry {meta_path} does not describe teacher {key}"
+        problem = _weights_problem(weights, meta.get("weights_sha256"))
+        if problem is None:
+            self._verified[key] = (stat.st_mtime_ns, stat.st_size)
+        return problem
+
+    def repair(self, key: str) -> str | None:
+        """Move a broken entry `key` to `<root>/.broken/`; returns what was wrong, or None (whole, or absent)."""
+        folder = self.root / key
+        if not folder.exists():
+            return None
+        problem = self.problem(key)
+        if problem is not None:
+            self._move_aside(folder)
+        return problem
 
     def load(self, key: str) -> dict[str, Tensor]:
-        if not self.has(key):
-            raise KeyError(f"teacher {key!r} is not in the cache at {self.root}")
+        problem = self.problem(key)
+        if problem is not None:
+            raise MissingTeacherError(f"{problem}; run the sweep again (or --resume it) to fine-tune it")
         return load_checkpoint(self.root / key / WEIGHTS_FILE)
 
     def metadata(self, key: str) -> dict[str, Any]:
@@ -115,13 +172,16 @@ class TeacherCache:
         """Write weights and metadata into a temp folder, then move it into place.
 
         A concurrent writer of the same key (two trials resolving one teacher) loses
-        the race harmlessly: both wrote the same spec's teacher.
+        the race harmlessly: both wrote the same spec's teacher. A broken entry in the
+        way is moved aside first.
         """
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{key}."))
         try:
             save_checkpoint(state_dict, staging / WEIGHTS_FILE)
-            (staging / META_FILE).write_text(json.dumps({"key": key, "spec": spec, "metrics": metrics}, indent=2))
+            meta = {"key": key, "spec": spec, "metrics": metrics, "weights_sha256": _sha256(staging / WEIGHTS_FILE)}
+            (staging / META_FILE).write_text(json.dumps(meta, indent=2))
+            self.repair(key)
             try:
                 os.replace(staging, self.root / key)
             except OSError:
@@ -129,6 +189,34 @@ class TeacherCache:
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _move_aside(self, folder: Path) -> None:
+        self.broken_dir.mkdir(parents=True, exist_ok=True)
+        target = Path(tempfile.mkdtemp(dir=self.broken_dir, prefix=f"{folder.name}.{time.strftime('%Y%m%d-%H%M%S')}."))
+        try:
+            os.replace(folder, target / folder.name)
+        except FileNotFoundError:  # another process moved or replaced it first
+            pass
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _weights_problem(path: Path, sha256: str | None) -> str | None:
+    """Why the weights file is not the one teacher.json recorded (or, without a hash, not an intact archive)."""
+    if sha256 is not None:
+        return None if _sha256(path) == sha256 else f"teacher weights {path} do not match the SHA-256 in {META_FILE}"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, zipfile.BadZipFile) as error:
+        return f"teacher weights {path} are not an intact torch file: {error}"
+    return None if bad is None else f"teacher weights {path} are corrupt (member {bad} fails its CRC)"
 
 
 def start_fine_tuning(run_config: RunConfig, *, device: torch.device | None = None) -> TrainingRun:
@@ -156,6 +244,7 @@ def store_teacher(run: TrainingRun, cache: TeacherCache, key: str, spec: Mapping
 def fine_tune_teacher(config: RunConfig, teacher_index: int, cache: TeacherCache) -> str:
     """Fine-tune one teacher in this process (no Ray) unless it is cached; returns its key."""
     key = teacher_key(config, teacher_index)
+    cache.repair(key)
     if cache.has(key):
         return key
     run = start_fine_tuning(finetune_config(config, teacher_index))

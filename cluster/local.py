@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import ray
 
-from cluster.dashboard import DASHBOARD_HOST, dashboard_available, restrict_token_file, set_auth_environment
+from cluster.dashboard import (
+    DASHBOARD_HOST,
+    dashboard_available,
+    restrict_token_file,
+    set_auth_environment,
+    token_file,
+    write_token_file,
+)
 from cluster.signals import sigterm_saves_and_stops
 
 
@@ -36,6 +43,18 @@ def prepare_environment() -> str:
     return set_auth_environment()
 
 
+def owner_only_token(mode: str, *, create: bool) -> None:
+    """Before Ray starts: the token file exists with mode 0600 (`create`: a private Ray reads the one made
+    here instead of writing its own world-readable one), or an existing one is made 0600."""
+    path = token_file()
+    if mode != "token" or path is None:
+        return
+    if create:
+        write_token_file(path)
+    else:
+        restrict_token_file()
+
+
 @contextmanager
 def ray_cluster(
     *,
@@ -54,6 +73,7 @@ def ray_cluster(
         context = ray.get_runtime_context()
         yield RayCluster(address=context.gcs_address, dashboard_url=None, auth_mode=mode, started_here=False)
         return
+    owner_only_token(mode, create=address is None)
     if address is None:
         info = ray.init(
             address="local",
@@ -63,7 +83,7 @@ def ray_cluster(
         )
     else:
         info = ray.init(address=address, logging_config=quiet)
-    restrict_token_file()
+    restrict_token_file()  # a token file Ray wrote itself after all (RAY_AUTH_TOKEN_PATH changed in between)
     try:
         with sigterm_saves_and_stops():  # installed after ray.init, whose own handler would crash the fit
             yield RayCluster(

@@ -23,7 +23,18 @@ RESEND_EVERY_S = 20.0
 EXIT_INTERRUPTED = 130
 
 
+_stop_requested = False
+
+
+def stop_requested() -> bool:
+    """Whether a SIGTERM came while sigterm_saves_and_stops was active (read between two fits:
+    a signal that lands after one fit ended reaches no Tune, and must still stop the sweep)."""
+    return _stop_requested
+
+
 def _sigterm_as_sigusr1(signum: int, frame: FrameType | None) -> None:
+    global _stop_requested
+    _stop_requested = True
     if not callable(signal.getsignal(signal.SIGUSR1)):  # no fit has started: nothing to save yet
         print("SIGTERM received before the sweep started: stopping", flush=True)
         raise SystemExit(EXIT_INTERRUPTED)
@@ -34,11 +45,14 @@ def _sigterm_as_sigusr1(signum: int, frame: FrameType | None) -> None:
 @contextmanager
 def sigterm_saves_and_stops() -> Iterator[None]:
     """For the block, SIGTERM makes Tune save and stop; the previous handler comes back after it."""
+    global _stop_requested
+    _stop_requested = False
     previous = signal.signal(signal.SIGTERM, _sigterm_as_sigusr1)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _stop_requested = False  # a request belongs to the block's sweep only
 
 
 class StopForwarder:

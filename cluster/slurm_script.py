@@ -8,6 +8,7 @@ element, so nothing typed on the command line becomes shell syntax.
 from __future__ import annotations
 
 import shlex
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -92,12 +93,20 @@ def job_command(config: SlurmConfig, job: JobScript) -> list[str]:
     ]  # fmt: skip
 
 
+def _comment_value(text: str, what: str) -> str:
+    """`text` shell-quoted for a `#` comment line of the header: a line break in it would end the comment
+    and make the rest a live line (an #SBATCH option, or a command), so control characters are refused."""
+    if any(unicodedata.category(char).startswith("C") for char in text):
+        raise ValueError(f"{what} must not contain line breaks or other control characters, got {text!r}")
+    return shlex.quote(text)
+
+
 def render_script(config: SlurmConfig, job: JobScript) -> str:
     template = resources.files("cluster").joinpath(TEMPLATE).read_text()
     return template.format(
-        study=job.study,
-        cluster_file=shlex.quote(str(job.cluster_file)),
-        script=shlex.quote(str(job.script_path)),
+        study=_comment_value(job.study, "the study"),
+        cluster_file=_comment_value(str(job.cluster_file), "the --cluster path"),
+        script=_comment_value(str(job.script_path), "the job script path (--results, --name)"),
         sbatch_lines="\n".join(sbatch_lines(config, job)),
         setup_lines="\n".join(config.setup) if config.setup else "# (none)",
         job_command=shlex.join(job_command(config, job)),

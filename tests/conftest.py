@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # One intra-op thread per process: the test models are tiny, and two threads spinning
 # on two shared cores (with Ray workers beside them) ran epochs up to 100x slower.
@@ -55,3 +56,22 @@ def teacher_cache(tmp_path_factory: pytest.TempPathFactory) -> TeacherCache:
     for index in range(len(config.teachers)):
         fine_tune_teacher(config, index, cache)
     return cache
+
+
+def fake_data_root(root: Path, dataset: str) -> Path:
+    """Empty files where `dataset`'s reader looks for its files: enough for the plan's probe (dry runs)."""
+    from asib_sweeps.data.cifar100 import CIFAR100_FILES, CIFAR100_FOLDER
+    from asib_sweeps.data.imagenet32 import IMAGENET32_BATCHES
+
+    if dataset == "cifar100":
+        (root / CIFAR100_FOLDER).mkdir(parents=True, exist_ok=True)
+        for name in CIFAR100_FILES:
+            (root / CIFAR100_FOLDER / name).touch()
+    elif dataset == "imagenet32":
+        root.mkdir(parents=True, exist_ok=True)
+        for name in IMAGENET32_BATCHES:
+            (root / name).touch()
+    elif dataset == "folder":
+        for split in ("train", "test"):
+            (root / split / "cat").mkdir(parents=True, exist_ok=True)
+    return root

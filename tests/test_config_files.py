@@ -8,6 +8,7 @@ import pytest
 
 from asib_sweeps.cli.sweep import main
 from asib_sweeps.config import ConfigError, default_config
+from conftest import fake_data_root
 from asib_sweeps.config_files import MAX_EXTENDS_DEPTH, layered_config, read_experiment_file, set_layers
 
 
@@ -119,9 +120,10 @@ def test_the_cli_reads_the_file_and_lets_set_win(tmp_path, capsys):
 
 def test_the_file_chooses_the_data_set_defaults_and_dataset_may_not_contradict_it(tmp_path, capsys):
     path = write(tmp_path / "c.yaml", "data.dataset: cifar100\n")
-    args = ["ablation", "--config", str(path), "--data-root", str(tmp_path), "--dry-run", "--results", str(tmp_path)]
+    root = fake_data_root(tmp_path / "data", "cifar100")
+    args = ["ablation", "--config", str(path), "--data-root", str(root), "--dry-run", "--results", str(tmp_path)]
     assert main(args) == 0
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--dataset", "digits"])
     assert exit_info.value.code == 2
-    assert "--dataset digits contradicts data.dataset: cifar100" in capsys.readouterr().err
+    assert f"--dataset gives digits, --config {path} gives cifar100" in capsys.readouterr().err

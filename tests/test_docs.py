@@ -12,7 +12,9 @@ from published_reference import teacher_file
 
 from asib_sweeps.cli.sweep import main
 from asib_sweeps.config import RunConfig
+from asib_sweeps.config_files import dataset_of, read_experiment_file
 from asib_sweeps.docs_config import COMMAND, render, rows
+from conftest import fake_data_root
 from search_spaces import STUDIES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +58,9 @@ def published_teacher_options(path: Path, folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: str(path.relative_to(REPO)))
 def test_every_shipped_config_validates_with_dry_run(capsys, tmp_path, path):
-    args = [study_of(path), "--config", str(path), "--data-root", str(tmp_path), "--results", str(tmp_path)]
+    dataset = dataset_of(read_experiment_file(path)) or "digits"
+    root = fake_data_root(tmp_path / "data", dataset)
+    args = [study_of(path), "--config", str(path), "--data-root", str(root), "--results", str(tmp_path)]
     args += published_teacher_options(path, tmp_path / "teachers")
     assert main([*args, "--dry-run"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(" trials")

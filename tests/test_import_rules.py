@@ -70,7 +70,7 @@ CORE = (
     "asib_sweeps.data", "asib_sweeps.models", "asib_sweeps.methods", "asib_sweeps.freezing",
     "asib_sweeps.training", "asib_sweeps.evaluation", "asib_sweeps.teachers", "asib_sweeps.published_teachers",
     "asib_sweeps.saved_models",
-    "asib_sweeps.docs_config",
+    "asib_sweeps.docs_config", "asib_sweeps.yaml12", "asib_sweeps.errors",
 )
 """The training core: what a trial runs, usable without Ray."""
 

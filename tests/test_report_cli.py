@@ -7,6 +7,7 @@ puts there), so each test controls exactly which columns exist.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -83,3 +84,39 @@ def test_figures_without_data_are_left_out_with_the_reason(tmp_path: Path) -> No
     assert "class='figure-link' href='#fig-ablation-ladder'" in page  # the one figure the tables support
     assert page.count("class='figure-link'") == 1
     assert "+15.0 ± 7.1 (n&lt;3: no CI)" in page  # ib − ce over the two seeds: 0.1 and 0.2; no interval at n = 2
+
+
+def test_a_corrupt_sweep_is_named_and_left_out_and_the_others_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trials, epochs = ablation_without_bounds()
+    write_tables(tmp_path / "good", trials, epochs)
+    write_tables(tmp_path / "bad", trials, epochs)
+    (tmp_path / "bad" / TRIALS_FILE).write_bytes(b"PAR1 truncated")
+    assert report.main([str(tmp_path)]) == report.EXIT_OK
+    err = capsys.readouterr().err
+    assert f"left out {tmp_path / 'bad'}" in err and f"{tmp_path / 'bad' / TRIALS_FILE} is not a readable" in err
+    assert "href='#fig-good-ladder'" in (tmp_path / "report.html").read_text()
+    assert status_lines(tmp_path / "bad")[2].startswith("trials: unknown, the tables cannot be read:")
+
+
+def status_lines(sweep_dir: Path) -> list[str]:
+    import contextlib
+    import io
+
+    from asib_sweeps.cli.sweep import main as sweep_main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert sweep_main(["status", str(sweep_dir)]) == 0
+    return out.getvalue().splitlines()
+
+
+def test_report_ids_are_unique_for_names_that_differ_only_in_punctuation_or_script() -> None:
+    from analysis.report.blocks import Sweep
+
+    names = ["abl_1", "abl-1", "abl 1", "abl/1", "étude", "étude-2", "研究", "研究2", "ablation"]
+    slugs = [Sweep(name=name, path=Path(name), trials=pd.DataFrame(), epochs=pd.DataFrame()).slug for name in names]
+    assert len(set(slugs)) == len(names)
+    assert slugs[1] == "abl-1" and slugs[-1] == "ablation"  # plain names keep their readable ids
+    assert all(re.fullmatch(r"[A-Za-z0-9-]+", slug) for slug in slugs)

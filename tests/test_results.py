@@ -22,6 +22,7 @@ from analysis.results import (
     EPOCHS_FILE,
     TRIALS_FILE,
     IncompatibleResultsError,
+    UnreadableResultsError,
     read_results,
     write_results,
 )
@@ -33,6 +34,7 @@ from analysis.schema import (
     TRIAL_COLUMNS,
     TYPES,
 )
+from analysis.tune_experiment import UnreadableFileWarning
 from asib_sweeps.cli import report
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
@@ -646,3 +648,29 @@ def test_real_tune_run_matches_the_fake_layout(tmp_path: Path, monkeypatch: pyte
     assert flaky["epoch"].tolist() == [1, 2, 3, 4]
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
     assert epochs.schema_version.eq(SCHEMA_VERSION).all() and "beta_epoch" in epochs.columns
+
+
+def test_a_corrupt_result_line_params_or_state_file_is_named_and_skipped(sweep: FakeExperiment, tmp_path: Path) -> None:
+    folder = next(sweep.dir.glob("*00000*"))
+    lines = (folder / "result.json").read_text().splitlines()
+    lines[1] = lines[1][:20] + "\x00garbage"  # a disk error in the middle of the file
+    (folder / "result.json").write_text("\n".join(lines) + "\n")
+    (next(sweep.dir.glob("*00002*")) / "params.json").write_text('{"config": ')
+    newest = sorted(sweep.dir.glob("experiment_state-*.json"))[-1]
+    (sweep.dir / "experiment_state-2099-01-01_00-00-00.json").write_text("not json")  # a newer, broken save
+    with pytest.warns(UnreadableFileWarning) as caught:
+        trials = by_id(write_results(sweep.dir, tmp_path / "results", study=STUDY).trials)
+    messages = "\n".join(str(warning.message) for warning in caught)
+    assert f"{folder / 'result.json'} line 2 is not valid JSON" in messages
+    assert "params.json is not valid JSON" in messages and "experiment_state-2099-01-01_00-00-00.json" in messages
+    assert newest.is_file() and len(trials) == 5  # every trial kept: the older state file was used
+    assert trials.loc["a1b2c_00000", "epochs_done"] == 3  # the three good epochs of four
+    assert trials.loc["a1b2c_00002", "status"] == "RUNNING"  # params from the state file's copy
+
+
+def test_a_corrupt_table_is_named_by_path(sweep: FakeExperiment, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    write_results(sweep.dir, out, study=STUDY)
+    (out / TRIALS_FILE).write_bytes((out / TRIALS_FILE).read_bytes()[:100])
+    with pytest.raises(UnreadableResultsError, match=f"{out / TRIALS_FILE} is not a readable Parquet table"):
+        read_results(out)

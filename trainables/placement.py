@@ -15,7 +15,12 @@ from contextlib import contextmanager
 import ray
 import torch
 
+from asib_sweeps.errors import NonRetryableError
 from trainables.worker_state import reset_worker_state
+
+
+class DeviceError(NonRetryableError, ValueError):
+    """runtime.device names a device the trial was not given."""
 
 
 def choose_device(requested: str, gpu_ids: Sequence[int | str]) -> torch.device:
@@ -24,7 +29,7 @@ def choose_device(requested: str, gpu_ids: Sequence[int | str]) -> torch.device:
         return torch.device("cpu")
     if not gpu_ids:
         if requested != "auto":
-            raise ValueError(
+            raise DeviceError(
                 f"device={requested!r} needs a GPU, but the trial was given none; use --gpus-per-trial > 0 "
                 "or device=auto/cpu"
             )
@@ -32,7 +37,7 @@ def choose_device(requested: str, gpu_ids: Sequence[int | str]) -> torch.device:
     device = torch.device("cuda", 0) if requested == "auto" else torch.device(requested)
     index = device.index or 0
     if index >= len(gpu_ids):
-        raise ValueError(f"device={requested!r} but the trial holds {len(gpu_ids)} GPU(s) (cuda:0..{len(gpu_ids) - 1})")
+        raise DeviceError(f"device={requested!r} but the trial holds {len(gpu_ids)} GPU(s) (cuda:0..{len(gpu_ids) - 1})")
     return device
 
 
@@ -53,7 +58,7 @@ def trial_device(requested: str) -> torch.device:
     return device
 
 
-class GPUShareTooSmall(RuntimeError):
+class GPUShareTooSmall(NonRetryableError):
     """The trial ran out of GPU memory within its share; the same share fails the same way."""
 
 

@@ -27,20 +27,51 @@ from typing import Any
 
 from ray import tune
 
-from asib_sweeps.training import TrainingRun, load_checkpoint, save_checkpoint
+from asib_sweeps.training import CheckpointError, TrainingRun, load_checkpoint, save_checkpoint
 
 STATE_FILE = "run_state.pt"
 
 
 def restore_from_tune(run: TrainingRun) -> bool:
-    """Load the trial's latest checkpoint into `run`, if Tune has one (a retry or a resumed sweep)."""
+    """Load the trial's latest readable checkpoint into `run`, if Tune has one (a retry or a resumed sweep).
+
+    Tune hands over its latest checkpoint only. When that one cannot be read (a node
+    died while it was copied, a disk error), the trial's earlier checkpoints beside it
+    (Tune keeps CHECKPOINTS_KEPT) are tried, newest first, so a retry loses only the
+    epochs since that one instead of failing on the same file at every attempt; each
+    skipped file is named in the trial's log. None readable is a CheckpointError,
+    which is not retried (trainables.config_errors).
+    """
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
         return False
     with checkpoint.as_directory() as folder:
-        # CPU first: the state holds CPU RNG states; load_state_dict moves tensors to the run's device.
-        run.load_state_dict(load_checkpoint(Path(folder) / STATE_FILE, map_location="cpu"))
-    return True
+        candidates = checkpoint_candidates(Path(folder))
+        problems = []
+        for candidate in candidates:
+            try:
+                # CPU first: the state holds CPU RNG states; load_state_dict moves tensors to the run's device.
+                state = load_checkpoint(candidate / STATE_FILE, map_location="cpu")
+            except CheckpointError as error:
+                problems.append(str(error))
+                print(f"skipping an unreadable checkpoint: {error}", flush=True)
+                continue
+            run.load_state_dict(state)
+            return True
+    raise CheckpointError("no checkpoint of this trial can be read: " + "; ".join(problems))
+
+
+def checkpoint_candidates(latest: Path) -> list[Path]:
+    """`latest`, then the trial's other `checkpoint_<n>` folders beside it, newest (highest n) first."""
+    prefix, _, index = latest.name.rpartition("_")
+    if not prefix or not index.isdigit():
+        return [latest]
+    older = [
+        path
+        for path in latest.parent.glob(f"{prefix}_*")
+        if path.name.rpartition("_")[2].isdigit() and int(path.name.rpartition("_")[2]) < int(index)
+    ]
+    return [latest, *sorted(older, key=lambda path: int(path.name.rpartition("_")[2]), reverse=True)]
 
 
 @dataclass

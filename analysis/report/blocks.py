@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,8 +30,16 @@ class Sweep:
 
     @property
     def slug(self) -> str:
-        """The name as an HTML id fragment."""
-        return re.sub(r"[^A-Za-z0-9]+", "-", self.name).strip("-") or "sweep"
+        """The name as an HTML id fragment, unique per name.
+
+        A name made of letters, digits and single inner hyphens is its own slug; any other
+        (`abl_1`, a path `abl/finetune`, a non-ASCII name) gets a hash of the whole name
+        appended, so `abl_1` and `abl-1` never share figure ids.
+        """
+        readable = re.sub(r"[^A-Za-z0-9]+", "-", self.name).strip("-")
+        if readable == self.name:
+            return readable
+        return f"{readable or 'sweep'}-{hashlib.sha256(self.name.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)

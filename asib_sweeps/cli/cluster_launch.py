@@ -14,6 +14,7 @@ import argparse
 import os
 import shlex
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -48,6 +49,12 @@ def prepare_cluster(args: argparse.Namespace, fail: Fail) -> SlurmConfig | None:
         return None
     if args.address is not None:
         fail("--address joins a running Ray; --cluster starts one in a SLURM job: pass one of them")
+    for option, path in (("--cluster", args.cluster), ("--results", args.results), ("--teacher-cache", args.teacher_cache)):
+        if path is not None and any(unicodedata.category(char).startswith("C") for char in str(path)):
+            fail(
+                f"{option} must not contain line breaks or other control characters (they would end a line "
+                f"of the job script); got {option} {str(path)!r}"
+            )
     from cluster.slurm_config import SlurmConfigError, check_trial_fits, load_slurm_config
 
     try:

@@ -47,19 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analysis.report.page import render_page
     from analysis.report.png import PngExportError, write_pngs
     from analysis.report.study_sections import report_sections
-    from analysis.results import IncompatibleResultsError
     from analysis.report.tuning_sections import tuning_section
     from analysis.summary import summary_text
     from analysis.tuning import LEDGER_FILE, ledger_text
 
-    try:
-        sweeps = load_sweeps(args.results)
-    except (FileNotFoundError, IncompatibleResultsError) as error:
-        print(f"asib-report: {error}", file=sys.stderr)
-        return EXIT_NO_RESULTS
+    sweeps = load_sweeps(args.results)
     ledgers = load_ledgers(args.results)
     if not sweeps and not ledgers:
-        print(f"asib-report: no trials.parquet or {LEDGER_FILE} in or below {args.results}", file=sys.stderr)
+        print(f"asib-report: no trials.parquet or {LEDGER_FILE} in or below {args.results} could be read", file=sys.stderr)
         return EXIT_NO_RESULTS
     if args.text:
         for sweep in sweeps:
@@ -85,27 +80,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def load_sweeps(root: Path) -> list[Sweep]:
-    """Every sweep at or below root, named by its path below root (root's own name for root itself)."""
+    """Every readable sweep at or below root, named by its path below root (root's own name for root itself).
+
+    A sweep whose tables cannot be read is named on stderr and left out; the others are reported.
+    """
     from analysis.report.blocks import Sweep
-    from analysis.results import find_result_dirs, read_results
+    from analysis.results import IncompatibleResultsError, find_result_dirs, read_results
 
     sweeps = []
     for folder in find_result_dirs(root):
-        trials, epochs = read_results(folder)
+        try:
+            trials, epochs = read_results(folder)
+        except (FileNotFoundError, IncompatibleResultsError) as error:
+            print(f"asib-report: left out {folder}: {error}", file=sys.stderr)
+            continue
         name = folder.relative_to(root).as_posix() if folder != root else root.resolve().name
         sweeps.append(Sweep(name=name, path=folder, trials=trials, epochs=epochs))
     return sweeps
 
 
 def load_ledgers(root: Path) -> dict[str, pd.DataFrame]:
-    """Every tuning ledger at or below root, by its folder's path below root."""
+    """Every readable tuning ledger at or below root, by its folder's path below root; an unreadable
+    one is named on stderr and left out, as an unreadable sweep is."""
     from analysis.report.tuning_sections import find_ledgers
     from analysis.tuning import read_ledger
 
-    return {
-        (folder.relative_to(root).as_posix() if folder != root else root.resolve().name): read_ledger(folder)
-        for folder in find_ledgers(root)
-    }
+    ledgers = {}
+    for folder in find_ledgers(root):
+        try:
+            ledger = read_ledger(folder)
+        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            print(f"asib-report: left out the tuning ledger of {folder}: {error}", file=sys.stderr)
+            continue
+        ledgers[folder.relative_to(root).as_posix() if folder != root else root.resolve().name] = ledger
+    return ledgers
 
 
 if __name__ == "__main__":

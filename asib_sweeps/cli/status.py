@@ -54,13 +54,17 @@ def print_job(sweep_dir: Path) -> bool:
 
 def print_trials(sweep_dir: Path) -> bool:
     """Trial counts by status and the best arm so far; True when every trial in the table ended."""
-    from analysis.results import TRIALS_FILE, read_results
+    from analysis.results import TRIALS_FILE, IncompatibleResultsError, read_results
     from analysis.summary import arm_table, percent, status_counts
 
     if not (sweep_dir / TRIALS_FILE).is_file():
         print("trials: none recorded yet")
         return False
-    trials, _ = read_results(sweep_dir)
+    try:
+        trials, _ = read_results(sweep_dir)
+    except (FileNotFoundError, IncompatibleResultsError) as error:
+        print(f"trials: unknown, the tables cannot be read: {error}")
+        return False
     counts = status_counts(trials)
     print("trials: " + ", ".join(f"{count} {status}" for status, count in counts.items()) + f" ({len(trials)} in all)")
     summary = arm_table(trials)

@@ -23,6 +23,15 @@ from typing import TYPE_CHECKING
 
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import launch, prepare_cluster
+from asib_sweeps.cli.input_checks import (
+    DEFAULT_TEACHER_FOLDER,
+    absolute,
+    check_input_files,
+    check_layout,
+    check_sweep_name,
+    check_writable_folder,
+    with_absolute_paths,
+)
 from asib_sweeps.cli.plan_checks import cluster_gpus_per_node, data_plan_error, gpu_error, local_gpu_count, ray_is_running
 from asib_sweeps.cli.protocol_checks import (
     check_derived_seeds,
@@ -44,35 +53,37 @@ from asib_sweeps.cli.trackers import chosen_trackers
 from search_spaces import Study, StudyOptions, Trial, get_study
 
 if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors need neither torch nor Ray.
+    from asib_sweeps.cli.sweep_runner import SweepSettings
+    from asib_sweeps.cli.sweep_lock import SweepLock
     from asib_sweeps.config import RunConfig
     from asib_sweeps.config_files import Layer
     from asib_sweeps.teachers import TeacherCache
 
-DOWNLOADABLE = ("cifar100",)
-
 
 def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
-    """The study's base config: data-set defaults < --config (and what it extends) < data options < --set."""
+    """The study's base config: data-set defaults < --config (and what it extends) < data options < --set.
+
+    The data set's defaults apply whichever way it is named (--dataset, data.dataset in
+    --config or in --set); paths come out absolute and the data files are probed
+    (asib_sweeps.cli.input_checks).
+    """
     from asib_sweeps.config import ConfigError, amp_problem, default_config
-    from asib_sweeps.config_files import Layer, dataset_of, layered_config, set_layers
+    from asib_sweeps.config_files import Layer, layered_config, set_layers
 
     try:
         files = _experiment_file(args.config, fail) if args.config is not None else []
-        from_file = dataset_of(files)
-        if args.dataset is not None and from_file not in (None, args.dataset):
-            fail(f"--dataset {args.dataset} contradicts data.dataset: {from_file} in --config {args.config}")
-        if from_file is not None and from_file not in DATASET_NAMES:
-            fail(f"--config {args.config}: data.dataset must be one of {', '.join(DATASET_NAMES)}; got {from_file!r}")
-        dataset = args.dataset or from_file or "digits"
+        overrides = set_layers(args.overrides)
+        dataset = _dataset(args, files, overrides, fail)
         data_options = []
         if args.data_root is not None:
             data_options.append(Layer(f"--data-root {args.data_root}", {"data.root": str(args.data_root)}))
         if args.download:
             data_options.append(Layer("--download", {"data.download": True}))
-        config = layered_config(default_config(dataset), [*files, *data_options, *set_layers(args.overrides)])
+        config = layered_config(default_config(dataset), [*files, *data_options, *overrides])
     except ConfigError as error:
         fail(str(error))
-    check_data_options(config, fail)
+    config = with_absolute_paths(config)
+    check_input_files(config, fail)
     if args.gpus_per_trial == 0:
         if config.runtime.device.startswith("cuda"):
             fail(f"runtime.device={config.runtime.device!r} needs --gpus-per-trial > 0")
@@ -80,6 +91,21 @@ def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
         if amp:
             fail(f"{amp} (trials without a GPU run on the CPU): pass --gpus-per-trial > 0")
     return config
+
+
+def _dataset(args: argparse.Namespace, files: list[Layer], overrides: list[Layer], fail: _Fail) -> str:
+    """The one data set --dataset, the --config files and --set name (they must agree); digits if none does."""
+    from asib_sweeps.config_files import dataset_of
+
+    named = {"--dataset": args.dataset, f"--config {args.config}": dataset_of(files), "--set": dataset_of(overrides)}
+    given = {source: value for source, value in named.items() if value is not None}
+    for source, value in given.items():
+        if value not in DATASET_NAMES:
+            fail(f"{source}: data.dataset must be one of {', '.join(DATASET_NAMES)}; got {value!r}")
+    if len(set(given.values())) > 1:
+        listed = ", ".join(f"{source} gives {value}" for source, value in given.items())
+        fail(f"the data set is named differently by {listed}; name one")
+    return next(iter(given.values()), "digits")
 
 
 def _experiment_file(path: Path, fail: _Fail) -> list[Layer]:
@@ -90,17 +116,6 @@ def _experiment_file(path: Path, fail: _Fail) -> list[Layer]:
         return read_experiment_file(path)
     except ConfigError as error:
         fail(f"--config {path}: {error}")
-
-
-def check_data_options(config: RunConfig, fail: _Fail) -> None:
-    data = config.data
-    if data.dataset != "digits":
-        if data.root is None:
-            fail(f"--data-root is required for --dataset {data.dataset}")
-        if not data.download and not Path(data.root).expanduser().is_dir():
-            fail(f"--data-root must be a directory, got --data-root {data.root}")
-    if data.download and data.dataset not in DOWNLOADABLE:
-        fail(f"--download works for {', '.join(DOWNLOADABLE)} only; got --dataset {data.dataset}")
 
 
 def check_gpus_here(args: argparse.Namespace, fail: _Fail) -> None:
@@ -171,6 +186,9 @@ def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, option
     imports = f", {len(published)} published to measure" if published else ""
     cached = len(teachers) - len(missing)
     print(f"teachers: {len(missing) - len(published)} to fine-tune{imports}, {cached} cached in {cache.root}")
+    for teacher in missing:
+        if (cache.root / teacher.name).exists():
+            print(f"  broken: {cache.problem(teacher.name)} (a run moves it to {cache.broken_dir}, then fine-tunes it)")
     if not is_finetune:
         for teacher in missing:
             print(f"  {'measure' if teacher in published else 'fine-tune'} {teacher.name}")
@@ -206,34 +224,48 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     check_resources(args, fail)
     cluster = prepare_cluster(args, fail)
     options = study_options(args, fail)
-    name = args.name or study.name
-    if Path(name).name != name or name in (".", ".."):
-        fail(f"--name must be a plain folder name, got --name {name!r}")
+    name = args.name if args.name is not None else study.name
+    check_sweep_name(name, fail)
     check_gpus_here(args, fail)
     config = base_config(args, fail)  # from here on torch is imported (the config's method registry)
     options, trials = protocol_plan(args, study, config, options, fail)
-    sweep_dir = args.results / name
-    from asib_sweeps.teachers import TeacherCache
-
-    cache = TeacherCache(args.teacher_cache or args.results / "teachers")
+    sweep_dir, cache, lock = check_outputs(args, name, fail)
+    record = recorded_record(args, study, cache, config, sweep_dir, fail)
     if args.dry_run:
         print_dry_run(study, trials, cache, options)
         return 0, sweep_dir
-    check_sweep_folder(sweep_dir, resume=args.resume, fail=fail)
-    from asib_sweeps.cli.sweep_record import sweep_record, write_record
-    from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
+    from asib_sweeps.cli.sweep_record import write_record
+    from asib_sweeps.cli.sweep_runner import run_sweep
     from cluster.dashboard import access_hint, auth_mode
     from cluster.local import ray_cluster
 
-    record = sweep_record(study=study.name, options=recorded_options(args, study, cache), config=config)
-    check_resume_record(sweep_dir, record, resume=args.resume, fail=fail)
     try:
         auth_mode()
     except ValueError as error:
         fail(str(error))
     if cluster is not None:
         return launch(args, cluster, parser=parser, study=study.name, name=name, fail=fail), sweep_dir
-    settings = SweepSettings(
+    settings = sweep_settings(args, study, options, trials, name=name, cache=cache, config=config)
+    with lock.held(fail), ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
+        if args.address is not None:  # a joined cluster's GPUs are known only once connected
+            check_gpus(args.gpus_per_trial, cluster_gpus_per_node(), f"the cluster at {args.address}", fail)
+        write_record(sweep_dir, record)
+        where = "a private local Ray" if cluster.started_here and args.address is None else "Ray"
+        print(f"study {study.name}: {len(trials)} trials on {where} at {cluster.address}")
+        print(f"results go to {settings.sweep_dir}")
+        print(f"Tune storage: {settings.storage_dir}; teacher cache: {settings.teacher_cache}")
+        print(access_hint(cluster.dashboard_url, cluster.auth_mode))
+        return run_sweep(settings), sweep_dir
+
+
+def sweep_settings(
+    args: argparse.Namespace, study: Study, options: StudyOptions, trials: list[Trial], *, name: str,
+    cache: TeacherCache, config: RunConfig,
+) -> SweepSettings:
+    """What the runner needs of the checked options and the planned trials."""
+    from asib_sweeps.cli.sweep_runner import SweepSettings
+
+    return SweepSettings(
         study=study,
         options=options,
         trials=trials,
@@ -249,17 +281,35 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         checkpoint_every_s=args.checkpoint_every_s,
         experiment_keys=experiment_keys(config),
         trackers=chosen_trackers(args.track),
-    )
-    with ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
-        if args.address is not None:  # a joined cluster's GPUs are known only once connected
-            check_gpus(args.gpus_per_trial, cluster_gpus_per_node(), f"the cluster at {args.address}", fail)
-        write_record(sweep_dir, record)
-        where = "a private local Ray" if cluster.started_here and args.address is None else "Ray"
-        print(f"study {study.name}: {len(trials)} trials on {where} at {cluster.address}")
-        print(f"results go to {settings.sweep_dir}")
-        print(f"Tune storage: {settings.storage_dir}; teacher cache: {settings.teacher_cache}")
-        print(access_hint(cluster.dashboard_url, cluster.auth_mode))
-        return run_sweep(settings), sweep_dir
+    )  # fmt: skip
+
+
+def check_outputs(args: argparse.Namespace, name: str, fail: _Fail) -> tuple[Path, TeacherCache, SweepLock]:
+    """The sweep folder (absolute), the teacher cache and the folder's lock, all checked; nothing is written."""
+    from asib_sweeps.cli.sweep_lock import SweepLock
+    from asib_sweeps.teachers import TeacherCache
+
+    args.results = absolute(args.results)
+    sweep_dir = args.results / name
+    cache = TeacherCache(absolute(args.teacher_cache or args.results / DEFAULT_TEACHER_FOLDER))
+    check_layout(sweep_dir, cache.root, fail)
+    check_writable_folder(sweep_dir, "--results", fail)
+    check_writable_folder(cache.root, "--teacher-cache", fail)
+    lock = SweepLock(sweep_dir)
+    lock.refuse_if_held(fail)
+    check_sweep_folder(sweep_dir, resume=args.resume, fail=fail)
+    return sweep_dir, cache, lock
+
+
+def recorded_record(
+    args: argparse.Namespace, study: Study, cache: TeacherCache, config: RunConfig, sweep_dir: Path, fail: _Fail
+) -> dict[str, object]:
+    """The sweep's record (asib_sweeps.cli.sweep_record); on --resume, checked against the saved one."""
+    from asib_sweeps.cli.sweep_record import sweep_record
+
+    record = sweep_record(study=study.name, options=recorded_options(args, study, cache), config=config)
+    check_resume_record(sweep_dir, record, resume=args.resume, fail=fail)
+    return record
 
 
 def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache) -> dict[str, object]:

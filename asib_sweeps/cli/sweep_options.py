@@ -15,6 +15,7 @@ from typing import NoReturn
 from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import add_cluster_options
+from asib_sweeps.cli.input_checks import finite_float
 from asib_sweeps.cli.trackers import add_track_option, tracker_problem
 from search_spaces import STUDIES, Study, StudyOptions
 from search_spaces.study import OVERLAP_PERCENTS, SELECTION_SEEDS
@@ -80,14 +81,14 @@ def _shared_options() -> argparse.ArgumentParser:
     out.add_argument("--dry-run", action="store_true", help="print the teachers and trials, run nothing")
     add_track_option(out)
     run = shared.add_argument_group("trials")
-    run.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial, fractions allowed (default 0)")
-    run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (default 1)")
+    run.add_argument("--gpus-per-trial", type=finite_float, default=0.0, help="GPUs per trial, fractions allowed (default 0)")
+    run.add_argument("--cpus-per-trial", type=finite_float, default=1.0, help="CPUs per trial (default 1)")
     run.add_argument("--max-concurrent", type=int, help="most trials at once (default: as many as resources allow)")
     run.add_argument("--max-failures", type=int, default=2, help="retries of a failing trial from its checkpoint")
     run.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (last always kept)")
     run.add_argument(
         "--checkpoint-every-s",
-        type=float,
+        type=finite_float,
         default=DEFAULT_CHECKPOINT_EVERY_S,
         metavar="SECONDS",
         help=f"at most one checkpoint per SECONDS of a trial's wall time (default {DEFAULT_CHECKPOINT_EVERY_S:g}; 0: no "

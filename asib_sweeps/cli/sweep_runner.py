@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,10 @@ from asib_sweeps.cli.trackers import DEFAULT_TRACKERS, tracker_callbacks
 from asib_sweeps.teachers import TeacherCache
 from search_spaces import Study, StudyOptions, Trial, TunePlan
 from search_spaces.finetune import teacher_trials
+from cluster.signals import stop_requested
 from search_spaces.study import grid_plan, trial_runs
 from trainables import distill, finetune
+from trainables.config_errors import NonRetryableTrials, clear_markers
 
 Trainable = Callable[[Mapping[str, Any]], None]
 
@@ -133,6 +135,8 @@ def run_experiment(
     with_resources = tune.with_resources(trainable, {k: v for k, v in resources.items() if v})
     if settings.resume and tune.Tuner.can_restore(str(experiment_dir)):
         print(f"resuming {experiment_dir}")
+        for marker in clear_markers(experiment_dir):  # the causes may be fixed: one more attempt each
+            print(f"retrying {marker.parent.name}, which had failed with an error that was not retried")
         tuner = tune.Tuner.restore(str(experiment_dir), with_resources, resume_errored=True)
     else:
         tuner = new_tuner(with_resources, plan, settings, name=name, study=study, out_dir=out_dir)
@@ -178,6 +182,7 @@ def new_tuner(trainable: Any, plan: TunePlan, settings: SweepSettings, *, name: 
         ResultTablesCallback(experiment_dir.resolve(), out_dir.resolve(), study=study),
         CheckpointBeforeStop(settings.stop_file),
         *tracker_callbacks(settings.trackers, sweep_dir=settings.sweep_dir, experiment=name),
+        NonRetryableTrials(),
     ]
     return tune.Tuner(
         trainable,
@@ -232,31 +237,55 @@ def import_published_teachers(trials: list[Trial], cache: TeacherCache) -> None:
 
 
 def resolve_teachers(settings: SweepSettings) -> ExperimentOutcome:
-    """Import the published teachers, then fine-tune, as parallel trials, the others the cache lacks."""
+    """Import the published teachers, then fine-tune, as parallel trials, the others the cache lacks.
+
+    Broken cache entries are moved aside and retrained (TeacherCache.repair). On
+    --resume the last fine-tuning experiment is restored first; a teacher still missing
+    after it (deleted from the cache since it was trained) gets a new experiment,
+    `finetune-again-<n>`, since Tune does not rerun a trial that finished.
+    """
     is_study = settings.study.trainable == "finetune"
     needed = settings.trials if is_study else teacher_trials(trial_runs(settings.trials))
     cache = TeacherCache(settings.teacher_cache)
+    for trial in needed:
+        problem = cache.repair(trial.name)
+        if problem is not None:
+            print(f"teacher cache: {problem}; it was moved to {cache.broken_dir} and is fine-tuned again")
     import_published_teachers(
         [trial for trial in needed if "checkpoint" in trial.extra["teacher_spec"] and not cache.has(trial.name)], cache
     )
     missing = [trial for trial in needed if not cache.has(trial.name)]
     print(f"teachers: {len(missing)} to fine-tune, {len(needed) - len(missing)} cached in {settings.teacher_cache}")
-    if not missing:
-        return ExperimentOutcome(tables=None, interrupted=False, failed=0)
-    plan = grid_plan(missing, settings.options, experiment_constants(settings, study=FINETUNE_EXPERIMENT))
-    outcome = run_experiment(
-        name=FINETUNE_EXPERIMENT,
-        study=FINETUNE_EXPERIMENT,
-        trainable=TRAINABLES["finetune"],
-        plan=plan,
-        expected_trials=len(missing),
-        settings=settings,
-        out_dir=settings.sweep_dir if is_study else settings.sweep_dir / FINETUNE_EXPERIMENT,
-    )
-    still_missing = [trial.name for trial in needed if not cache.has(trial.name)]
-    if still_missing and not outcome.interrupted:
-        print(f"teachers that could not be fine-tuned: {', '.join(still_missing)}")
+    outcome = ExperimentOutcome(tables=None, interrupted=False, failed=0)
+    for name in finetune_experiments(settings):
+        if not missing or outcome.interrupted or outcome.failed:
+            break
+        resume = settings.resume and tune.Tuner.can_restore(str(settings.storage_dir / name))
+        plan = grid_plan(missing, settings.options, experiment_constants(settings, study=FINETUNE_EXPERIMENT))
+        outcome = run_experiment(
+            name=name,
+            study=FINETUNE_EXPERIMENT,
+            trainable=TRAINABLES["finetune"],
+            plan=plan,
+            expected_trials=0 if resume else len(missing),  # a restored experiment keeps its own trial list
+            settings=replace(settings, resume=resume),
+            out_dir=settings.sweep_dir if is_study and name == FINETUNE_EXPERIMENT else settings.sweep_dir / name,
+        )
+        missing = [trial for trial in needed if not cache.has(trial.name)]
+    if missing and not outcome.interrupted:
+        print(f"teachers that could not be fine-tuned: {', '.join(trial.name for trial in missing)}")
+        return replace(outcome, failed=max(outcome.failed, 1))
     return outcome
+
+
+def finetune_experiments(settings: SweepSettings) -> list[str]:
+    """The fine-tuning experiments to try in order: the last one saved (on --resume), then a new one."""
+    names = [FINETUNE_EXPERIMENT, *(f"{FINETUNE_EXPERIMENT}-again-{n}" for n in range(1, 100))]
+    existing = [name for name in names if (settings.storage_dir / name).exists()]
+    if not existing:
+        return names[:1]
+    last = names.index(existing[-1])
+    return names[last : last + 2] if settings.resume else names[last + 1 : last + 2]
 
 
 def run_sweep(settings: SweepSettings) -> int:
@@ -266,7 +295,7 @@ def run_sweep(settings: SweepSettings) -> int:
 
         return run_tuning(settings)
     teachers = resolve_teachers(settings)
-    if teachers.interrupted:
+    if teachers.interrupted or stop_requested():  # a SIGTERM that came after the teachers' fit ended
         return _stopped(settings)
     if teachers.failed:
         print(f"{teachers.failed} teacher fine-tuning trial(s) failed; the study's trials were not started")

@@ -15,17 +15,19 @@ from asib_sweeps.data.files import images_from_rows, labels_from_list, load_pick
 from asib_sweeps.data.source import SourceData
 
 CIFAR100_CLASSES = 100
-_FILES = ("train", "test", "meta")
+CIFAR100_FOLDER = "cifar-100-python"
+"""torchvision's CIFAR100.base_folder (a test keeps them equal): the plan's probe must not import torchvision."""
+CIFAR100_FILES = ("train", "test", "meta")
 
 
 def read_cifar100(root: Path, *, download: bool) -> SourceData:
     from torchvision.datasets import CIFAR100  # torchvision only where it is used (seconds to import)
     from torchvision.datasets.utils import download_and_extract_archive
 
-    folder = root / CIFAR100.base_folder
-    if download and not all((folder / name).is_file() for name in _FILES):
+    folder = root / CIFAR100_FOLDER
+    if download and not all((folder / name).is_file() for name in CIFAR100_FILES):
         download_and_extract_archive(CIFAR100.url, str(root), filename=CIFAR100.filename, md5=CIFAR100.tgz_md5)
-    for name in _FILES:
+    for name in CIFAR100_FILES:
         if not (folder / name).is_file():
             raise DataError(
                 f"CIFAR-100 file {folder / name} not found; point --data-root (data.root) at the folder that "

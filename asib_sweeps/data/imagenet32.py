@@ -21,10 +21,11 @@ from asib_sweeps.data.source import SourceData
 IMAGENET32_CLASSES = 1000
 _TRAIN_BATCHES = tuple(f"train_data_batch_{index}" for index in range(1, 11))
 _TEST_BATCH = "val_data"
+IMAGENET32_BATCHES = (*_TRAIN_BATCHES, _TEST_BATCH)
 
 
 def read_imagenet32(root: Path) -> SourceData:
-    paths = [_batch_path(root, name) for name in (*_TRAIN_BATCHES, _TEST_BATCH)]
+    paths = [_batch_path(root, name) for name in IMAGENET32_BATCHES]
     train_parts = [_read_batch(path) for path in paths[:-1]]
     train = Split(
         torch.cat([part.images for part in train_parts]),

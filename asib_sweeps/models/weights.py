@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from asib_sweeps.errors import NonRetryableError
 from asib_sweeps.models.interface import ZooModel
 
 # What torch.load raises on files that are not (intact) torch archives: garbage
@@ -20,7 +21,7 @@ from asib_sweeps.models.interface import ZooModel
 UNREADABLE_FILE_ERRORS = (RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError)
 
 
-class PretrainedWeightsError(RuntimeError):
+class PretrainedWeightsError(NonRetryableError):
     """Pretrained weights could not be obtained: missing, unreadable or mismatched file, or no network."""
 
 

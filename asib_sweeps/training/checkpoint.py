@@ -13,10 +13,12 @@ from typing import Any
 
 import torch
 
+from asib_sweeps.errors import NonRetryableError
+
 FORMAT = "asib-sweeps/checkpoint-v1"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(NonRetryableError):
     """A checkpoint that cannot be read, or was not written by asib-sweeps."""
 
 

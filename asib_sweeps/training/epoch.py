@@ -14,13 +14,14 @@ from torch import Tensor
 
 from asib_sweeps.config import RunConfig
 from asib_sweeps.data import DataBundle, Split, train_batches
+from asib_sweeps.errors import NonRetryableError
 from asib_sweeps.methods.base import DistillMethod, EpochPlan, Part, StepInput
 from asib_sweeps.models import ZooModel
 from asib_sweeps.training.component_metrics import SavedActivations
 from asib_sweeps.training.forward import Forward
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(NonRetryableError, FloatingPointError):
     """A loss term became NaN or infinite; the run stops rather than train on garbage."""
 
 
