@@ -328,11 +328,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         loaded = yaml12.load_file(Path(path))
     except yaml12.YamlError as error:
         raise ConfigError(str(error)) from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
+    if not isinstance(loaded, dict | None):
         raise ConfigError(f"{path} must hold a YAML mapping, got {type(loaded).__name__}")
-    return loaded
+    return loaded or {}
 
 
 def flatten(config: RunConfig) -> dict[str, Any]:
