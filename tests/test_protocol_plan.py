@@ -8,6 +8,7 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -194,3 +195,12 @@ def test_every_method_with_settings_declares_what_tune_searches():
     """A method added with a config section but no search_space would sit out the equal budget unnoticed."""
     lacking = [name for name in METHOD_NAMES if method_class(name).section_name() and not tunable_space(name)]
     assert lacking == [], f"declare search_space in these method files (docs/ARCHITECTURE.md): {lacking}"
+
+
+def test_a_stopped_arm_ends_the_tuning_but_failed_trials_do_not():
+    from asib_sweeps.cli.tune_runner import arm_interrupted
+
+    frame = pd.DataFrame({"status": ["TERMINATED", "ERROR", "TERMINATED"]})
+    assert not arm_interrupted(frame, budget=3)  # an error is the arm's result, not a stop
+    assert arm_interrupted(frame, budget=4)  # the stop came before the last trial started
+    assert arm_interrupted(frame.assign(status=["TERMINATED", "INCOMPLETE", "ERROR"]), budget=3)

@@ -33,6 +33,7 @@ from asib_sweeps.cli.sweep_runner import (
     experiment_constants,
     resolve_teachers,
 )
+from cluster.signals import stop_requested
 from search_spaces import Trial
 from search_spaces.tuning import METRIC, arm_space
 from trainables import tune_trial
@@ -55,6 +56,9 @@ def run_tuning(settings: SweepSettings) -> int:
         grid = fit_arm(arm, trials, settings)
         frames.append(ledger_frame(grid, arm, trials))
         write_ledger(pd.concat(frames, ignore_index=True), settings.sweep_dir)
+        if stop_requested() or arm_interrupted(frames[-1], budget=len(trials)):  # the later arms must not start
+            print(f"tuning stopped during arm {arm}; continue it with the same command and --resume")
+            return EXIT_INTERRUPTED
     ledger = pd.concat(frames, ignore_index=True)
     print(f"tuning ledger ({settings.sweep_dir / LEDGER_FILE}):\n{ledger_text(ledger)}")
     complete = ledger.groupby("arm")["status"].apply(lambda s: (s == "TERMINATED").sum())
@@ -104,6 +108,12 @@ def fit_arm(arm: str, trials: list[Trial], settings: SweepSettings) -> tune.Resu
         ),
     )
     return tuner.fit()
+
+
+def arm_interrupted(frame: pd.DataFrame, budget: int) -> bool:
+    """An arm's experiment that a stop (SIGINT, SIGTERM, the stop file) cut short: fewer trials than
+    its budget, or one neither complete nor failed. Errors alone are not an interruption."""
+    return len(frame) < budget or bool((frame["status"] == "INCOMPLETE").any())
 
 
 def ledger_frame(grid: tune.ResultGrid, arm: str, trials: list[Trial]) -> pd.DataFrame:
