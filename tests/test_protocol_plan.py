@@ -204,3 +204,10 @@ def test_a_stopped_arm_ends_the_tuning_but_failed_trials_do_not():
     assert not arm_interrupted(frame, budget=3)  # an error is the arm's result, not a stop
     assert arm_interrupted(frame, budget=4)  # the stop came before the last trial started
     assert arm_interrupted(frame.assign(status=["TERMINATED", "INCOMPLETE", "ERROR"]), budget=3)
+
+
+def test_a_failed_trial_spends_its_budget_and_the_arm_still_chooses_among_the_rest():
+    from asib_sweeps.cli.tune_runner import unscored_arms
+
+    ledger = pd.DataFrame({"arm": ["full", "full", "kd", "kd"], "status": ["ERROR", "TERMINATED", "ERROR", "ERROR"]})
+    assert unscored_arms(ledger, ["full", "kd", "dkd"]) == ["kd", "dkd"]  # dkd: no trial at all

@@ -61,11 +61,14 @@ def run_tuning(settings: SweepSettings) -> int:
             return EXIT_INTERRUPTED
     ledger = pd.concat(frames, ignore_index=True)
     print(f"tuning ledger ({settings.sweep_dir / LEDGER_FILE}):\n{ledger_text(ledger)}")
-    complete = ledger.groupby("arm")["status"].apply(lambda s: (s == "TERMINATED").sum())
-    short = [arm for arm, trials in by_arm.items() if complete.get(arm, 0) < len(trials)]
-    if short:
-        print(f"arms without their whole budget of complete trials: {', '.join(short)}; no {EXPERIMENT_FILE} written")
+    unscored = unscored_arms(ledger, list(by_arm))
+    if unscored:
+        print(f"arms without a complete trial: {', '.join(unscored)}; no {EXPERIMENT_FILE} written")
         return EXIT_TRIALS_FAILED
+    failed = ledger[ledger["status"] == "ERROR"]
+    if not failed.empty:
+        counts = ", ".join(f"{arm} {count}" for arm, count in failed["arm"].value_counts(sort=False).items())
+        print(f"trials that failed (their settings count against their arm's budget, unscored): {counts}")
     path = write_experiment_file(settings, ledger)
     target = settings.options.target
     print(f"\nchosen settings: {path}\nnext: asib-sweep {target} --config {path} --seeds 5 (report seeds: 0, 1, ...)")
@@ -108,6 +111,14 @@ def fit_arm(arm: str, trials: list[Trial], settings: SweepSettings) -> tune.Resu
         ),
     )
     return tuner.fit()
+
+
+def unscored_arms(ledger: pd.DataFrame, arms: list[str]) -> list[str]:
+    """Arms with no complete trial to choose from. A trial whose setting failed (a diverging loss,
+    say) spent its share of the budget like any other and is kept, unscored, in the ledger;
+    it does not keep its arm from choosing among the rest."""
+    complete = ledger.loc[ledger["status"] == "TERMINATED", "arm"]
+    return [arm for arm in arms if not (complete == arm).any()]
 
 
 def arm_interrupted(frame: pd.DataFrame, budget: int) -> bool:
