@@ -134,7 +134,7 @@ def repeated_seed_config(params: Mapping[str, Any]) -> dict[str, Any]:
     config = copy.deepcopy(dict(params["config"]))
     seed = config["seed"] + int(params.get(REPEAT_INDEX, 0))
     config["seed"] = seed
-    if config["data"].get("split_per_seed"):
+    if config.get("data", {}).get("split_per_seed"):
         config["data"]["split_seed"] = seed
         for teacher in config["teachers"]:
             teacher["seed"] = seed

@@ -121,12 +121,19 @@ def test_params_of_a_sweep_planned_before_the_time_limit_keep_every_epoch():
         checkpoint_options({"checkpoint_every": 1, "checkpoint_every_s": -1})
 
 
-@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
-def test_a_bad_checkpoint_interval_is_a_usage_error_naming_it(capsys, tmp_path, value):
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "--checkpoint-every-s must be a number of seconds >= 0"),
+        ("nan", "argument --checkpoint-every-s: must be a finite number; got 'nan'"),  # parsed as a finite float
+        ("inf", "argument --checkpoint-every-s: must be a finite number; got 'inf'"),
+    ],
+)
+def test_a_bad_checkpoint_interval_is_a_usage_error_naming_it(capsys, tmp_path, value, message):
     with pytest.raises(SystemExit) as exit_info:
         main(["ablation", "--checkpoint-every-s", value, "--results", str(tmp_path), "--dry-run"])
     assert exit_info.value.code == 2
-    assert "--checkpoint-every-s must be a number of seconds >= 0" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 # --- the driver's side: CheckpointBeforeStop ------------------------------------------------------

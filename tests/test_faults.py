@@ -124,7 +124,7 @@ def test_the_dry_run_lists_a_broken_cache_entry(tmp_path, capsys):
     key = teacher_key(default_config("digits"), 0)
     (tmp_path / "teachers" / key).mkdir(parents=True)
     (tmp_path / "teachers" / key / META_FILE).write_text("{}")
-    assert main(["finetune", "--results", str(tmp_path), "--dry-run"]) == 0
+    assert main(["finetune", "--seeds", "1", "--results", str(tmp_path), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("teachers: 2 to fine-tune, 0 cached")
     assert f"  broken: teacher cache entry {tmp_path / 'teachers' / key} has no weights.pt" in lines[1]

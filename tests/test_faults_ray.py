@@ -82,7 +82,7 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capf
 
 
 def test_a_teacher_deleted_after_its_sweep_is_fine_tuned_again_on_resume(tmp_path, capsys):
-    args = ["finetune", "--results", str(tmp_path), "--no-dashboard", *TINY]
+    args = ["finetune", "--seeds", "1", "--results", str(tmp_path), "--no-dashboard", *TINY]
     assert main(args) == 0
     cache = TeacherCache(tmp_path / "teachers")
     keys = sorted(path.name for path in cache.root.iterdir() if not path.name.startswith("."))

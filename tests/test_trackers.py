@@ -113,7 +113,7 @@ def trial_id_of(name: str, trials: pd.DataFrame) -> str:
 def test_wandb_offline_runs_hold_each_trials_metrics_and_config(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    assert main(["finetune", "--track", "wandb", "--results", str(tmp_path), *TINY]) == 0
+    assert main(["finetune", "--seeds", "1", "--track", "wandb", "--results", str(tmp_path), *TINY]) == 0
     trials, epochs = read_results(tmp_path / "finetune")
     runs = sorted((tmp_path / "finetune" / WANDB_DIR).glob("offline-run-*"))
     assert len(runs) == len(trials) == 2

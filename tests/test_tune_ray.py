@@ -45,7 +45,7 @@ def test_tune_gives_each_arm_its_budget_and_writes_a_ledger_and_an_experiment_fi
     assert (ledger["status"] == "TERMINATED").all() and ledger["selection_score"].between(0, 1).all()
     assert (ledger["selection_score"] == ledger["val_acc_best_s100"]).all()  # one selection seed: its best val
     assert not any("test" in column for column in ledger.columns)  # the choice never sees test accuracy
-    assert ledger["knob.method.kd.tau"].dropna().between(1, 8).all()
+    assert ledger["knob.method.avg_kd.tau"].dropna().between(1, 8).all()
     assert ledger.groupby("arm")["settings"].nunique().to_dict() == {"baseline": 2, "avg_kd": 2}  # TPE sampled
     record = json.loads((folder / "sweep.json").read_text())
     assert record["options"]["--budget"] == 2 and record["options"]["STUDY"] == "ablation"
@@ -60,7 +60,7 @@ def test_tune_gives_each_arm_its_budget_and_writes_a_ledger_and_an_experiment_fi
     assert base.epochs == 2  # the tuning's recipe travels with its choice
     trials = STUDIES["ablation"].trials(base, StudyOptions(seeds=1, arm_settings=arm_settings(layers)))
     configs = {trial.labels["arm"]: trial.config for trial in trials}
-    assert configs["avg_kd"].method.kd.tau == chosen["avg_kd"]["method.kd.tau"]
+    assert configs["avg_kd"].method.avg_kd.tau == chosen["avg_kd"]["method.avg_kd.tau"]
     assert configs["baseline"].method.asib.w_kd == chosen["baseline"]["method.asib.w_kd"]
     assert configs["full"].method.asib.w_kd == base.method.asib.w_kd  # an arm not tuned keeps its settings
     capsys.readouterr()
