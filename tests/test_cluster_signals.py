@@ -14,9 +14,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_sigterm_makes_the_driver_save_and_stop_with_a_resume_hint(tmp_path):
+    # One seed: the 2 default teachers, both running when the signal comes (data.split_per_seed
+    # fits 2 teachers per seed, so more seeds would leave some PENDING: "(2 RUNNING)" never shows).
     command = [
         sys.executable, "-m", "asib_sweeps.cli.sweep", "finetune", "--results", str(tmp_path), "--no-dashboard",
-        "--set", "teacher_recipe.epochs=30",
+        "--seeds", "1", "--set", "teacher_recipe.epochs=30",
     ]  # fmt: skip
     log_path = tmp_path / "driver.log"
     with open(log_path, "w") as log:

@@ -569,9 +569,15 @@ def test_report_without_results_fails(tmp_path: Path, capsys: pytest.CaptureFixt
 @pytest.mark.slow
 def test_real_tune_run_matches_the_fake_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Three trials of a trivial trainable: one finishes, one fails, one fails once after
-    its epoch-2 checkpoint and is restored by Tune (re-reporting epoch 3)."""
+    its epoch-2 checkpoint and is restored by Tune (re-reporting epoch 3).
+
+    Tune's driver writes result.json in a staging folder that it copies to the storage folder
+    every TUNE_GLOBAL_CHECKPOINT_S, and a trial restored from a checkpoint starts again from
+    the storage copy: the flaky trial fails only once that copy holds its epoch 3, as a real
+    trial's epochs outlast the copy period (a failure within milliseconds lost rows 1-3)."""
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "1")
     ray = pytest.importorskip("ray")
     from ray import tune
 
@@ -581,6 +587,7 @@ def test_real_tune_run_matches_the_fake_layout(tmp_path: Path, monkeypatch: pyte
         import json as json_module
         import os
         import tempfile
+        import time
 
         start = 0
         checkpoint = tune.get_checkpoint()
@@ -592,6 +599,12 @@ def test_real_tune_run_matches_the_fake_layout(tmp_path: Path, monkeypatch: pyte
                 raise ValueError("loss is nan at epoch 2")
             if config["arm"] == "flaky" and epoch == 4 and not os.path.exists(config["marker"]):
                 Path(config["marker"]).touch()
+                stored = Path(config["marker"]).parent / "storage" / "real"
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and not any(
+                    '"epoch": 3' in path.read_text() for path in stored.glob("*arm=flaky*/result.json")
+                ):
+                    time.sleep(0.2)  # until the storage copy holds epochs 1-3
                 raise RuntimeError("node lost")
             metrics = {
                 "epoch": epoch,

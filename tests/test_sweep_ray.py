@@ -53,6 +53,12 @@ TINY = [item for override in TINY_OVERRIDES for item in ("--set", override)]
 two epochs: every code path, in seconds."""
 
 
+CCCP_PHASES = ["W", *(["A"] * 2 + ["B"] * 2) * 2]
+"""The epochs of cccp_trial (TINY at epochs=4): a 1-epoch synergy warm-up, then 2 stages of
+2 A-epochs and 2 B-epochs (B: epochs // stages; A: as many under a_phase_budget `e2e`, the default)."""
+CCCP_EPOCHS = len(CCCP_PHASES)
+
+
 def run_to_run_varying(column: str) -> bool:
     """Wall-clock and memory readings (epoch_time_s, eval_time_s, peak_memory_mb)."""
     return column.endswith("_time_s") or column == "peak_memory_mb"
@@ -160,8 +166,11 @@ def test_reproduce_sweep_measures_the_published_teacher_distils_and_reports_ours
 ):
     """The shipped reproduction config at digits scale: a published-layout teacher file, no fine-tuning."""
     checkpoint = teacher_file(tmp_path, "resnet56", num_classes=10, accuracy=72.34)
-    config = Path(__file__).resolve().parents[1] / "configs" / "cifar100" / "reproduce-resnet56-resnet20.yaml"
-    digits = ["data.dataset=digits", "data.image_size=16", "data.student_train_size=200", "method.crd.negatives=64"]
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "cifar100" / "reproduce-resnet56-resnet20.yaml"
+    # The data set is named once (a --set naming another than the --config is refused): a file over the shipped one.
+    config = tmp_path / "reproduce-digits.yaml"
+    config.write_text(f"extends: {shipped}\ndata:\n  dataset: digits\n")
+    digits = ["data.image_size=16", "data.student_train_size=200", "method.crd.negatives=64"]
     options = [f"--set=teachers.0.checkpoint={checkpoint}", *(f"--set={item}" for item in digits)]
     trials, epochs = run_cli(tmp_path / "results", "reproduce", "--config", str(config), "--seeds", "1", *options)
     out = capsys.readouterr().out
@@ -283,7 +292,7 @@ def test_a_trial_killed_mid_run_is_retried_from_its_checkpoint_with_identical_me
         return rows.sort_values("epoch").reset_index(drop=True)
 
     killed, intact = history("killed"), history("intact")
-    assert len(killed) == 7  # a 1-epoch synergy warm-up, then 2 stages x (1 A-epoch + 2 B-epochs)
+    assert list(killed["phase"]) == CCCP_PHASES and crash_epoch < CCCP_EPOCHS  # killed mid-run
     pd.testing.assert_frame_equal(killed, intact)
 
 
@@ -327,8 +336,8 @@ def test_a_short_trial_with_the_default_time_limit_checkpoints_only_its_last_epo
     outcome = run_faults(tmp_path, distill, settings.trials, settings)
     assert outcome.failed == 0 and not outcome.interrupted
     trials, epochs = read_results(settings.sweep_dir)
-    assert len(epochs) == 7 and trials.loc[0, "status"] == "TERMINATED"
-    assert checkpoint_rows(settings.storage_dir / "ablation") == [(7, 7)]
+    assert len(epochs) == CCCP_EPOCHS and trials.loc[0, "status"] == "TERMINATED"
+    assert checkpoint_rows(settings.storage_dir / "ablation") == [(CCCP_EPOCHS, CCCP_EPOCHS)]
 
 
 def test_a_stop_signal_checkpoints_the_running_trial_which_resumes_from_there(tmp_path):
@@ -365,12 +374,12 @@ def test_a_stop_signal_checkpoints_the_running_trial_which_resumes_from_there(tm
     saved = checkpoint_rows(settings.storage_dir / "ablation")
     assert saved and all(iteration >= 3 for iteration, _ in saved)  # only after the signal (epoch 2 done = 3 reports)
     last_saved = saved[-1][0]
-    assert last_saved < 7  # stopped before the trial's end
+    assert last_saved < CCCP_EPOCHS  # stopped before the trial's end
 
     resumed = run_faults(tmp_path, signalling_distill, trials, fault_settings(tmp_path, trials, resume=True))
     assert not resumed.interrupted and resumed.failed == 0
     table, epochs = read_results(settings.sweep_dir)
-    assert table.loc[0, "status"] == "TERMINATED" and len(epochs) == 7
+    assert table.loc[0, "status"] == "TERMINATED" and len(epochs) == CCCP_EPOCHS
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
     rows = [json.loads(line) for path in (settings.storage_dir / "ablation").glob("*/result.json")
             for line in path.read_text().splitlines()]  # fmt: skip
