@@ -5,8 +5,9 @@ classes, seeds 0..N-1) run as a sweep once per GPU share, through the sweep's ow
 (`asib_sweeps.cli.sweep_runner.run_sweep`: Tune, the `distill` trainable, each trial's
 device and memory fraction from its share, checkpoints, the results tables), on one
 private local Ray started once for all of them. Only the study is the benchmark's own:
-N identical KD trials, so the work per share is the same. The one teacher is randomly
-initialised (timing only) and put in a fresh teacher cache, so no fine-tuning runs;
+N identical KD trials, so the work per share is the same. The teacher is randomly
+initialised (timing only) and put in a fresh teacher cache under every seed's teacher key
+(data.split_per_seed gives each seed its own split and teacher), so no fine-tuning runs;
 each trial checkpoints once, after its last epoch.
 trials/hour = N / (wall time of the sweep) * 3600; the speed-up of each share is against
 one trial per GPU. Shares are interleaved when --repeats > 1 (rotated each repeat);
@@ -49,10 +50,11 @@ from bench_util import (
 from analysis.results import read_results
 from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
 from asib_sweeps.config import RunConfig, apply_overrides, default_config
-from asib_sweeps.teachers import TeacherCache, teacher_identity, teacher_key
+from asib_sweeps.teachers import TeacherCache
 from cluster.local import ray_cluster
 from search_spaces import StudyOptions, Trial
-from search_spaces.study import Study, grid_plan, with_seed
+from search_spaces.finetune import teacher_trials
+from search_spaces.study import Study, grid_plan, trial_runs, with_seed
 
 TARGET_SPEEDUP_4 = 2.5
 
@@ -151,9 +153,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     root = write_fake_cifar100(work / "data", **dict(zip(("train", "test"), fake_cifar_sizes(args.steps * 64))))
     config = kd_config(root, args)
     cache = work / "teachers"
-    TeacherCache(cache).store(teacher_key(config, 0), random_teacher_states([args.teacher], 100)[0],
-                              metrics={"note": RANDOM_TEACHERS}, spec=teacher_identity(config, 0))  # fmt: skip
     study, trials = packing_study(config, args.trials)
+    state = random_teacher_states([args.teacher], 100)[0]
+    for teacher in teacher_trials(trial_runs(trials)):  # one per seed: each seed has its own split (split_per_seed)
+        TeacherCache(cache).store(teacher.name, state, metrics={"note": RANDOM_TEACHERS},
+                                  spec=teacher.extra["teacher_spec"])  # fmt: skip
     plan = levels(args)
     names = list(plan)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}

@@ -39,7 +39,8 @@ TINY = [
     *("--set", "epochs=2", "--set", "method.asib.stages=2", "--set", "teacher_recipe.epochs=2"),
     *("--set", "method.asib.synergy_warmup_steps=5", "--set", "method.asib.a_min_steps=0", "--seeds", "1"),
 ]
-"""Tiny study settings, `--seeds 1` last (the in-allocation test drops it for finetune)."""
+"""Tiny study settings; `--seeds 1` also keeps the in-allocation finetune to the ablation's two teachers
+(under data.split_per_seed each seed fits its own)."""
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL"}
 
 
@@ -197,12 +198,13 @@ def test_inside_an_allocation_the_same_command_boots_ray_there_and_submits_nothi
         [
             "srun", "--ntasks=1", f"--cpus-per-task={min(2, os.cpu_count() or 1)}", "--time=5",
             sys.executable, "-m", "asib_sweeps.cli.sweep", "finetune", "--cluster", str(workspace / "slurm.yaml"),
-            "--name", "inside", "--teacher-cache", str(workspace / "teachers"), *TINY[:-2],
+            "--name", "inside", "--teacher-cache", str(workspace / "teachers"), *TINY,
         ],
         cwd=REPO, env=env(), capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert inside.returncode == 0, inside.stdout[-3000:] + inside.stderr[-3000:]
     assert "inside SLURM job" in inside.stdout and "submitting nothing" in inside.stdout
     assert "all 1 Ray node(s) joined" in inside.stdout
+    assert "teachers: 0 to fine-tune, 2 cached in" in inside.stdout  # the ablation's teachers, same keys
     assert "every teacher was already in the cache; nothing to run" in inside.stdout  # the cached teachers
     assert not (workspace / "results" / "inside" / "slurm" / "jobs.txt").exists()

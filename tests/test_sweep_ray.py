@@ -151,8 +151,11 @@ def test_beta_sweep_samples_beta_with_optuna_and_asha(results, finetuned):
 
 def test_overlap_sweep_trains_teachers_on_their_class_subsets(results, finetuned):
     trials, epochs = run_cli(results, "overlap", "--seeds", "1", "--overlaps", "0", "100")
-    check_tables(trials, epochs, study="overlap", count=4)
-    assert sorted(trials["param.overlap"]) == [0, 0, 100, 100]
+    from search_spaces.overlap import ARMS as OVERLAP_ARMS
+
+    check_tables(trials, epochs, study="overlap", count=2 * len(OVERLAP_ARMS))  # two overlaps x the arms
+    assert sorted(trials["param.overlap"]) == [0] * len(OVERLAP_ARMS) + [100] * len(OVERLAP_ARMS)
+    assert set(trials["arm"]) == set(OVERLAP_ARMS) == {"asib", "avg_kd", "ca_mkd", "ebkd", "ae_kd"}
     disjoint = trials[trials["param.overlap"] == 0].iloc[0]
     # Class lists (null in the 100 % trials) are stored as JSON text.
     first, second = (set(json.loads(disjoint[f"cfg.teachers.{i}.classes"])) for i in range(2))
