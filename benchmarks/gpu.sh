@@ -3,7 +3,7 @@
 #
 #   benchmarks/gpu.sh [OUT.json]          on a CUDA GPU; about 10 minutes on one H100/H200
 #   benchmarks/gpu.sh --cpu [OUT.json]    the same code paths on the CPU with tiny sizes
-#                                         (about eight minutes on 2 loaded cores); its
+#                                         (about two minutes on 2 loaded cores); its
 #                                         figures check that the scripts work, they are
 #                                         not measurements
 #   benchmarks/gpu.sh --only reproduce    only the named steps (comma-separated), e.g. the
