@@ -57,6 +57,8 @@ def param_importance(
     import optuna  # imported here: importing analysis (and drawing every other figure) does without it
 
     rows = scored_rows(table, params, score)
+    if rows[score].nunique() < 2:  # fANOVA splits the score's variance; with none it has nothing to split
+        raise MissingData(f"every scored trial has the same {score}: no parameter explains a difference")
     columns = {column: _optuna_values(rows[column]) for column in params}
     distributions = {column: _distribution(rows[column], columns[column]) for column in params}
     study = optuna.create_study(direction="maximize" if maximize else "minimize")

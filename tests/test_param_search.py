@@ -156,3 +156,9 @@ def test_each_tuned_arm_gets_its_search_views_and_a_one_knob_arm_says_why_not():
     assert any("needs two or more searched parameters" in reason for reason in reasons)
     with pytest.raises(MissingData, match="arm dkd has no complete tuning trial"):
         arm_search_table(ledger, "dkd")
+
+
+def test_a_search_whose_trials_all_scored_the_same_has_no_importance_and_says_why():
+    table = search(rows=6).assign(score=0.5)
+    with pytest.raises(MissingData, match="every scored trial has the same score"):
+        param_importance(table, ["width", "lr", "optimizer"], "score")
