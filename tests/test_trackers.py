@@ -163,3 +163,19 @@ def wandb_records(data: bytes) -> list[bytes]:
         if kind in (1, 4):  # a full record, or the last part of one
             records.append(pending)
     return records
+
+
+def test_the_runners_logger_switch_is_put_back_after_the_fit(monkeypatch):
+    """A sweep run from Python must not leave Tune's default loggers off for the process's next experiment."""
+    import os
+
+    from asib_sweeps.cli.sweep_runner import environment_variable
+
+    monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)
+    with environment_variable("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"):
+        assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "1"
+    assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
+    monkeypatch.setenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")
+    with environment_variable("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"):
+        pass
+    assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "0"

@@ -16,9 +16,10 @@ state (finished trials are not rerun, errored ones continue from their checkpoin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,21 @@ def experiment_constants(settings: SweepSettings, *, study: str) -> dict[str, An
     }
 
 
+@contextlib.contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """`name` set to `value` for the fit, then as it was: the same process may run other Tune
+    experiments (run_study from Python, the tests), which must get Tune's default loggers back."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 def run_experiment(
     *,
     name: str,
@@ -148,8 +164,8 @@ def run_experiment(
     # measures that cost, so Tune's per-save warning about it is only noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # The loggers are the runner's choice (asib_sweeps.cli.trackers), not Tune's defaults added on top.
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1" if chooses_own_loggers(tuner) else "0"
-    tuner.fit()
+    with environment_variable("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1" if chooses_own_loggers(tuner) else "0"):
+        tuner.fit()
     tables = write_results(experiment_dir, out_dir, study=study)
     statuses = tables.trials["status"]
     ended = statuses.isin(["TERMINATED", "ERROR"])
