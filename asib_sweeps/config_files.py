@@ -11,7 +11,7 @@ item) the offending value came from, so nothing in a file is ever silently dropp
 
 A file may also hold `arms:`, a mapping from a study's arm to keys set for that arm
 only (over the arm's preset), as `asib-sweep tune` writes its chosen settings; the
-studies that have arms (ablation, sota) read them, and every other study refuses them.
+studies that have arms (ablation, sota, overlap) read them, and every other study refuses them.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import math
 from typing import TYPE_CHECKING
 
 from asib_sweeps.presets import apply_preset
-from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed
+from search_spaces.study import Study, StudyOptions, Trial, grid_plan, seed_values, with_seed, with_settings
 
 if TYPE_CHECKING:
     from asib_sweeps.config import DataConfig, RunConfig
@@ -75,11 +75,26 @@ def arm_config(at_overlap: RunConfig, arm: str) -> RunConfig:
     return build_config(data)
 
 
+def arms_at(base: RunConfig, options: StudyOptions, percent: int) -> dict[str, RunConfig]:
+    """Each arm's config at `percent` % overlap, with its settings from an experiment file's `arms:` on top."""
+    at_overlap = overlap_config(base, percent)
+    return {
+        arm: with_settings(arm_config(at_overlap, arm), options.arm_settings.get(arm, {}), f"arms.{arm}")
+        for arm in ARMS
+    }
+
+
+def arm_configs(base: RunConfig, options: StudyOptions) -> dict[str, RunConfig]:
+    """The arms at the first of `options.overlaps`: where `asib-sweep tune overlap` chooses their settings
+    (`--overlaps 0` tunes them with complementary teachers). A report run applies one `arms:` setting
+    per arm at every overlap it runs."""
+    return arms_at(base, options, options.overlaps[0])
+
+
 def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
     out = []
     for percent in options.overlaps:
-        at_overlap = overlap_config(base, percent)
-        arms = {arm: arm_config(at_overlap, arm) for arm in ARMS}
+        arms = arms_at(base, options, percent)
         for seed in seed_values(base, options.seeds):
             for arm in ARMS:
                 out.append(
@@ -99,4 +114,5 @@ STUDY = Study(
     options=("seeds", "overlaps", "margin"),
     trials=trials,
     tune_plan=grid_plan,
+    arm_configs=arm_configs,
 )

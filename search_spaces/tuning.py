@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 METRIC, MODE = "selection_score", "max"
 """The mean over selection seeds of each run's best val_acc, maximised."""
 TPE_SEED = SELECTION_SEEDS.start
-TUNABLE_STUDIES = ("ablation", "sota")
+TUNABLE_STUDIES = ("ablation", "sota", "overlap")
 
 
 def selection_seed_values(count: int) -> list[int]:
@@ -147,7 +147,7 @@ STUDY = Study(
     name="tune",
     summary="choose each arm's settings on selection seeds: the same number of Optuna TPE trials per arm",
     trainable="tune",
-    options=("tuned", "budget", "selection_seeds", "arms"),
+    options=("tuned", "budget", "selection_seeds", "arms", "overlaps"),
     trials=trials,
     tune_plan=tune_plan,
 )

@@ -29,14 +29,15 @@ def digest(images: torch.Tensor) -> set[str]:
     return {hashlib.sha1(image.numpy().tobytes()).hexdigest() for image in images}
 
 
-@pytest.mark.parametrize("study", ["ablation", "sota"])
+@pytest.mark.parametrize("study", ["ablation", "sota", "overlap"])
 def test_every_tuned_arm_gets_exactly_the_budget(study):
     base = default_config("digits")
     trials = STUDIES["tune"].trials(base, StudyOptions(target=study, budget=5, selection_seeds=2))
     per_arm = Counter(trial.labels["arm"] for trial in trials)
     assert set(per_arm.values()) == {5}
-    assert untuned_arms(base, StudyOptions(target=study)) == ["ce"]  # ce has nothing to tune: no trial
-    assert set(per_arm) | {"ce"} == set(STUDIES[study].arm_configs(base, StudyOptions()))
+    untuned = ["ce"] if study != "overlap" else []  # ce has nothing to tune: no trial (overlap has no ce)
+    assert untuned_arms(base, StudyOptions(target=study)) == untuned
+    assert set(per_arm) | set(untuned) == set(STUDIES[study].arm_configs(base, StudyOptions()))
     assert all(trial.extra["selection_seeds"] == [100, 101] for trial in trials)
     runs = trial_runs(trials)
     assert len(runs) == 2 * len(trials) and {run.seed for run in runs} == {100, 101}
@@ -150,6 +151,24 @@ def test_an_experiment_files_arms_reach_their_arms_only(capsys, tmp_path):
         assert exit_info.value.code == 2, args
         assert named in capsys.readouterr().err, args
     assert main(["tune", "sota", "--arms", "dkd", "--set", "method.kd.tau=3", "--dry-run", "--results", str(tmp_path)]) == 0
+
+
+def test_overlap_tunes_at_its_first_overlap_and_applies_the_choice_at_every_overlap(tmp_path, capsys):
+    base = default_config("digits")
+    tuning = STUDIES["tune"].trials(base, StudyOptions(target="overlap", budget=1, overlaps=(0, 100)))
+    assert [trial.labels["arm"] for trial in tuning] == ["asib", "avg_kd", "ca_mkd", "ebkd", "ae_kd"]
+    complementary = [spec.classes for spec in tuning[0].config.teachers]
+    assert all(classes is not None for classes in complementary)  # at 0 %: each teacher sees its own classes
+    assert not set(complementary[0]) & set(complementary[1])
+    settings = {"ca_mkd": {"method.ca_mkd.tau": 2.5}, "asib": {"method.asib.beta": 0.01}}
+    trials = STUDIES["overlap"].trials(base, StudyOptions(seeds=1, overlaps=(0, 100), arm_settings=settings))
+    assert {t.labels["overlap"] for t in trials if t.labels["arm"] == "ca_mkd" and t.config.method.ca_mkd.tau == 2.5} == {0, 100}
+    assert {t.config.method.asib.beta for t in trials if t.labels["arm"] == "asib"} == {0.01}
+    assert {t.config.method.ca_mkd.tau for t in trials if t.labels["arm"] == "avg_kd"} == {4.0}  # its own arm only
+    path = write(tmp_path / "tuned.yaml", "arms:\n  ebkd: {method.ebkd.tau: 3.0}\n")
+    assert main(["overlap", "--overlaps", "0", "--seeds", "1", "--config", str(path), "--dry-run", "--results", str(tmp_path)]) == 0
+    assert main(["tune", "overlap", "--overlaps", "0", "--budget", "2", "--dry-run", "--results", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip().endswith("10 trials")
 
 
 def test_the_api_passes_the_tuned_study_as_the_positional_study(tmp_path, capsys):

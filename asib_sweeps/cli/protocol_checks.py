@@ -74,7 +74,7 @@ def with_arm_settings(
         return options
     owner = get_study(options.target) if study.trainable == "tune" else study
     if owner.arm_configs is None:
-        fail(f"--config {args.config}: arms: applies to the studies with arms (ablation, sota); got study {study.name}")
+        fail(f"--config {args.config}: arms: applies to the studies with arms (ablation, sota, overlap); got study {study.name}")
     allowed = list(owner.arm_configs(config, options))
     for arm, values in arms.items():
         if arm not in allowed:

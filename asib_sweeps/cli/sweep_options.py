@@ -153,7 +153,7 @@ def _add_study_options(sub: argparse.ArgumentParser, study: Study) -> None:
             type=int,
             nargs="+",
             metavar="P",
-            help=f"class overlaps in %% (default {' '.join(map(str, OVERLAP_PERCENTS))})",
+            help=f"class overlaps in %% (default {' '.join(map(str, OVERLAP_PERCENTS))}; tune overlap tunes at the first)",
         )
 
 
@@ -172,7 +172,7 @@ def study_options(args: argparse.Namespace, fail: _Fail) -> StudyOptions:
     overlaps = getattr(args, "overlaps", None)
     if overlaps is not None:
         if getattr(args, "target", "overlap") != "overlap":
-            fail(f"--overlaps applies to the overlap study only; got --for {args.target}")
+            fail(f"--overlaps applies to the overlap study only; got study {args.target}")
         bad = [p for p in overlaps if not 0 <= p <= 100]
         if bad or len(set(overlaps)) != len(overlaps):
             fail(f"--overlaps must be distinct percentages in 0..100, got --overlaps {' '.join(map(str, overlaps))}")
