@@ -6,14 +6,13 @@ import pandas as pd
 
 from analysis.arms import OVERLAP_ARMS
 from analysis.stats import finished, require_columns, spread
-from analysis.summary import COMPARED, OVERLAP_COLUMN, arm_table
+from analysis.summary import COMPARED, OVERLAP_COLUMN, arm_table, compared_to
 
-REFERENCES = ("ce", "asib")
 
 
 def sota_table(trials: pd.DataFrame) -> pd.DataFrame:
     """arm_table in the SOTA order, with paired differences to ce and to asib."""
-    return arm_table(trials, references=REFERENCES, study="sota")
+    return arm_table(trials, references=compared_to("sota"), study="sota")
 
 
 def overlap_curve(trials: pd.DataFrame, metric: str = COMPARED) -> pd.DataFrame:

@@ -78,6 +78,13 @@ def arm_table(trials: pd.DataFrame, references: tuple[str, ...] = ("ce",), study
 
 
 COMPARISON_FIELDS = ("mean", "std", "pairs", "p", "ci_low", "ci_high", "tost_p")
+COMPARED_TO: dict[str, tuple[str, ...]] = {"sota": ("ce", "asib"), "overlap": ("avg_kd",)}
+"""The arms each study's tables pair every arm with (console and report alike); other studies: ce.
+The overlap study has no ce: its reference is the plain teacher average, AVER (avg_kd)."""
+
+
+def compared_to(study: str | None) -> tuple[str, ...]:
+    return COMPARED_TO.get(study or "", ("ce",))
 
 
 def comparison_columns(prefix: str, difference: PairedDifference) -> dict[str, object]:
@@ -204,11 +211,12 @@ def summary_text(trials: pd.DataFrame) -> str:
     groups = trials.groupby(OVERLAP_COLUMN, sort=True) if OVERLAP_COLUMN in trials.columns else [(None, trials)]
     compared = False
     for overlap, group in groups:
-        table = arm_table(group)
+        references = compared_to(study_of(trials))
+        table = arm_table(group, references)
         compared = compared or any(column.startswith("vs_") for column in table.columns)
         if overlap is not None:
             lines.append(f"class overlap {overlap} %:")
-        lines.append(_text(readable_arm_table(table)) if not table.empty else "no finished trials yet")
+        lines.append(_text(readable_arm_table(table, references)) if not table.empty else "no finished trials yet")
     explained = legend(margin_points(trials)).split("; ")
     lines.extend(explained if compared else explained[:1] + explained[-1:])
     if study_of(trials) == "reproduce":

@@ -131,6 +131,19 @@ def test_summary_text_is_one_readable_line_per_arm() -> None:
     assert "NaN" not in text and "nan" not in text
 
 
+def test_the_console_pairs_each_study_with_the_reports_references() -> None:
+    """The overlap study has no ce: its console table pairs with avg_kd, as its report does; sota adds asib."""
+    values = {"asib": (0.80, 0.90, 0.85), "avg_kd": (0.70, 0.78, 0.74), "ca_mkd": (0.71, 0.80, 0.72)}
+    rows = [(f"{arm}{seed}", arm, seed, acc) for arm, accs in values.items() for seed, acc in enumerate(accs)]
+    overlap = trial_rows(rows, study="overlap").assign(**{"param.overlap": 0})
+    text = summary_text(overlap)
+    assert "− avg_kd (pp, 95% CI)" in text and "− ce" not in text
+    asib = next(line for line in text.splitlines() if line.startswith("asib"))
+    assert "+11.0 [" in asib  # 0.10, 0.12, 0.11 above avg_kd
+    sota = summary_text(trial_rows([*rows, *[(f"c{s}", "ce", s, 0.5 + s / 100) for s in range(3)]], study="sota"))
+    assert "− ce (pp, 95% CI)" in sota and "− asib (pp, 95% CI)" in sota and "− avg_kd" not in sota
+
+
 def test_summary_text_at_one_seed_shows_no_spread() -> None:
     text = summary_text(trial_rows([("a", "ib", 0, 0.5), ("b", "ce", 0, 0.4)]))
     assert "50.0 " in text and "±" not in text.splitlines()[2].split("pp")[0].split("50.0")[1][:3]

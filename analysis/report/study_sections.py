@@ -15,7 +15,7 @@ from analysis.report.reproduction_sections import reproduction_sections
 from analysis.report.search_blocks import search_blocks
 from analysis.sota import overlap_curve, sota_table
 from analysis.stats import MissingData
-from analysis.summary import OVERLAP_COLUMN, arm_table, legend, margin_points, percent, readable_arm_table
+from analysis.summary import OVERLAP_COLUMN, arm_table, compared_to, legend, margin_points, percent, readable_arm_table
 
 def paired_caption(sweep: Sweep) -> str:
     """Finished trials; '− ref': this arm − ref; the statistics as summary.legend says, at the sweep's margin."""
@@ -126,7 +126,7 @@ def sota_sections(sweep: Sweep) -> list[Section]:
         if table.empty:
             raise MissingData("no finished trial yet")
         return [
-            TableBlock("Methods", readable_arm_table(table, references=("ce", "asib")), paired_caption(sweep)),
+            TableBlock("Methods", readable_arm_table(table, references=compared_to("sota")), paired_caption(sweep)),
             FigureBlock(
                 f"fig-{sweep.slug}-sota", "Test accuracy per method, mean ± std over seeds", figures.arm_bars(table)
             ),
@@ -144,10 +144,10 @@ def overlap_sections(sweep: Sweep) -> list[Section]:
             FigureBlock(f"fig-{sweep.slug}-overlap", "Accuracy against class overlap", figures.overlap_curve(curve))
         ]
         for overlap, group in sweep.trials.groupby(OVERLAP_COLUMN, sort=True):
-            table = arm_table(group, references=("avg_kd",), study="overlap")
+            table = arm_table(group, references=compared_to("overlap"), study="overlap")
             if not table.empty:
                 blocks.append(
-                    TableBlock(f"{overlap} % shared classes", readable_arm_table(table, ("avg_kd",)), paired_caption(sweep))
+                    TableBlock(f"{overlap} % shared classes", readable_arm_table(table, compared_to("overlap")), paired_caption(sweep))
                 )
         return blocks
 
