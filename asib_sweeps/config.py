@@ -16,15 +16,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
-import asib_sweeps.methods  # noqa: F401  (registers every method, and with it its config section)
 from analysis.flatten import flatten_dict
 from asib_sweeps import yaml12
+from asib_sweeps.catalog.data_sources import source_names
+from asib_sweeps.catalog.models import model_names
+from asib_sweeps.catalog.methods import method_entry, method_names, settings_types
 from asib_sweeps.config_section import Section
-from asib_sweeps.methods.registry import method_class, method_names, settings_types
 
-DatasetName = Literal["digits", "cifar100", "imagenet32", "folder"]
 METHOD_NAMES: tuple[str, ...] = method_names()
-DATASET_NAMES: tuple[str, ...] = DatasetName.__args__  # type: ignore[attr-defined]
+DATASET_NAMES: tuple[str, ...] = source_names()
+DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
+"""The catalog's data sources (asib_sweeps.catalog.data_sources), read when this module loads."""
 
 
 SGD_MOMENTUM = 0.9
@@ -88,9 +90,7 @@ class StudentSpec(Section):
 
     @model_validator(mode="after")
     def _arch_is_registered(self) -> "StudentSpec":
-        from asib_sweeps.models.registry import list_models
-
-        known = list_models()
+        known = model_names()
         if self.arch not in known:
             raise ValueError(f"arch must be one of {', '.join(known)}; got arch={self.arch!r}")
         return self
@@ -202,7 +202,7 @@ class RecipeConfig(Section):
 def _method_config() -> type[Section]:
     """`method`: the method's name and one section per method that declares settings.
 
-    Derived from the method registry, so a new method file brings its own section.
+    Derived from the method catalog (asib_sweeps.catalog.methods), so a new entry brings its own section.
     """
     sections: dict[str, Any] = {
         name: (settings, Field(settings(), description=(settings.__doc__ or "").strip() or None))
@@ -243,7 +243,7 @@ class RunConfig(Section):
     def _cross_checks(self) -> "RunConfig":
         if self.method.name != "ce" and not self.teachers:
             raise ValueError(f"teachers must list at least one model for method.name={self.method.name!r}")
-        section = method_class(self.method.name).section_name()
+        section = method_entry(self.method.name).section
         if section is not None:
             getattr(self.method, section).check_run(self.epochs)
             if self.teachers:
@@ -282,12 +282,12 @@ def default_config(dataset: str = "digits") -> RunConfig:
 
 
 def _method_defaults(dataset: str) -> dict[str, dict[str, Any]]:
-    """Each method's section values for a data set, as its file declares them (`dataset_defaults`)."""
+    """Each method's section values for a data set, as its catalog entry declares them (`dataset_defaults`)."""
     return {
         section: dict(values)
         for name in METHOD_NAMES
-        if (section := method_class(name).section_name()) is not None
-        and (values := method_class(name).dataset_defaults.get(dataset))
+        if (section := method_entry(name).section) is not None
+        and (values := method_entry(name).dataset_defaults.get(dataset))
     }
 
 

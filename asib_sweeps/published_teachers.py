@@ -30,7 +30,7 @@ from asib_sweeps.models.published import load_published_checkpoint
 from asib_sweeps.training.device import resolve_device
 
 if TYPE_CHECKING:  # teachers.py imports this module for `checkpoint_identity`
-    from asib_sweeps.teachers import TeacherCache
+    from asib_sweeps.teacher_cache import TeacherCache
 
 ACCURACY_TOLERANCE = 0.3
 """Percentage points between our test accuracy and the file's recorded one before a warning.

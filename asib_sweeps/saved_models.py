@@ -22,7 +22,7 @@ from typing import Any
 from torch import Tensor
 
 from asib_sweeps.config import ConfigError, DataConfig, build_config
-from asib_sweeps.teachers import META_FILE, WEIGHTS_FILE
+from asib_sweeps.teacher_cache import META_FILE, WEIGHTS_FILE
 from asib_sweeps.training.checkpoint import CheckpointError, load_checkpoint
 
 RUN_STATE_FILE = "run_state.pt"

@@ -49,7 +49,8 @@ def arm_config(arm: str, overrides: Sequence[str], seed: int):
 
 def ensure_teachers(overrides: Sequence[str] = ()) -> None:
     """Fine-tune (once) the teachers that runs with these overrides distil from."""
-    from asib_sweeps.teachers import TeacherCache, fine_tune_teacher, teacher_key
+    from asib_sweeps.teacher_cache import TeacherCache, teacher_key
+    from asib_sweeps.teachers import fine_tune_teacher
 
     config = arm_config("kd", overrides, 0)
     cache = TeacherCache(CACHE)
@@ -61,7 +62,7 @@ def ensure_teachers(overrides: Sequence[str] = ()) -> None:
 def run_job(job: Job) -> Outcome:
     import torch
 
-    from asib_sweeps.teachers import TeacherCache, teacher_key
+    from asib_sweeps.teacher_cache import TeacherCache, teacher_key
     from asib_sweeps.training import TrainingRun
 
     torch.set_num_threads(1)

@@ -50,7 +50,7 @@ from bench_util import (
 from analysis.results import read_results
 from asib_sweeps.cli.sweep_runner import SweepSettings, run_sweep
 from asib_sweeps.config import RunConfig, apply_overrides, default_config
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from cluster.local import ray_cluster
 from search_spaces import StudyOptions, Trial
 from search_spaces.finetune import teacher_trials

@@ -96,7 +96,7 @@ def run_sequential(cache: Path, trials: int, epochs: int) -> float:
     Returns the seconds spent in the runs themselves (process start and imports excluded).
     """
     from asib_sweeps.config import apply_overrides, default_config
-    from asib_sweeps.teachers import TeacherCache
+    from asib_sweeps.teacher_cache import TeacherCache
     from asib_sweeps.training import TrainingRun
     from search_spaces import StudyOptions
     from search_spaces.beta import trials as beta_trials

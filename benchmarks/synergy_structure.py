@@ -47,7 +47,7 @@ def main() -> None:
 
 def structure(arm: str, overrides: list[str], seed: int) -> dict[str, dict[str, float]]:
     """The statistics at the first and the last student epoch of one run."""
-    from asib_sweeps.teachers import TeacherCache, teacher_key
+    from asib_sweeps.teacher_cache import TeacherCache, teacher_key
     from asib_sweeps.training import TrainingRun
 
     config = arm_config(arm, overrides, seed)

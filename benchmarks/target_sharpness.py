@@ -34,7 +34,7 @@ def main() -> None:
 
 def sharpness(overrides: list[str], seed: int) -> dict[str, float]:
     from asib_sweeps.methods.avg_kd import average_soft_targets
-    from asib_sweeps.teachers import TeacherCache, teacher_key
+    from asib_sweeps.teacher_cache import TeacherCache, teacher_key
     from asib_sweeps.training import TrainingRun
     from asib_sweeps.training.phase import configure_phase
 

@@ -12,7 +12,8 @@ import tempfile
 import time
 
 from asib_sweeps.config import default_config
-from asib_sweeps.teachers import TeacherCache, fine_tune_teacher, teacher_key
+from asib_sweeps.teacher_cache import TeacherCache, teacher_key
+from asib_sweeps.teachers import fine_tune_teacher
 
 
 def main() -> None:

@@ -76,7 +76,7 @@ def defaults_fingerprint() -> str:
     (the CLI's own parser, config layering and record; nothing runs)."""
     from asib_sweeps.cli.sweep import _Fail, base_config, build_parser, recorded_options
     from asib_sweeps.cli.sweep_record import sweep_record
-    from asib_sweeps.teachers import TeacherCache
+    from asib_sweeps.teacher_cache import TeacherCache
     from search_spaces import get_study
 
     parser, records = build_parser(), []

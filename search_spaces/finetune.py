@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def teacher_trials(configs: Iterable[RunConfig]) -> list[Trial]:
     """The distinct teachers `configs` distil from, in first-seen order."""
-    from asib_sweeps.teachers import finetune_config, teacher_identity
+    from asib_sweeps.teacher_cache import finetune_config, teacher_identity
 
     found: dict[str, Trial] = {}
     for config in configs:

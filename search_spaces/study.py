@@ -219,10 +219,10 @@ def trial_runs(trials: Iterable[Trial]) -> list[RunConfig]:
 
 def teacher_keys_used(config: RunConfig) -> list[str]:
     """Cache keys of the teachers a run distils from (none for a method without teachers)."""
-    from asib_sweeps.methods import create_method
-    from asib_sweeps.teachers import teacher_key
+    from asib_sweeps.catalog.methods import method_entry
+    from asib_sweeps.teacher_cache import teacher_key
 
-    if not create_method(config).uses_teachers:
+    if not method_entry(config.method.name).uses_teachers:
         return []
     return [teacher_key(config, index) for index in range(len(config.teachers))]
 

@@ -38,11 +38,11 @@ def selection_seed_values(count: int) -> list[int]:
 
 def arm_space(config: RunConfig) -> dict[str, Domain]:
     """The dotted config keys an arm's tuning searches, and their ranges."""
-    from asib_sweeps.methods.registry import method_class, tunable_space
+    from asib_sweeps.catalog.methods import method_entry, tunable_space
     from asib_sweeps.presets import RUNG_KNOBS, SWITCHES, rung_of
 
     method = config.method.name
-    section = method_class(method).section_name()
+    section = method_entry(method).section
     space = tunable_space(method)
     if method == "asib":
         settings = config.method.asib

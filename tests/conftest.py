@@ -14,7 +14,8 @@ import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from asib_sweeps.config import RunConfig, apply_overrides, default_config
-from asib_sweeps.teachers import TeacherCache, fine_tune_teacher, teacher_key
+from asib_sweeps.teacher_cache import TeacherCache, teacher_key
+from asib_sweeps.teachers import fine_tune_teacher
 
 METRICS_THAT_VARY_RUN_TO_RUN = {"epoch_time_s", "eval_time_s", "peak_memory_mb"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from asib_sweeps.presets import apply_preset
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import TrainingRun
 from conftest import small_digits_config, teacher_states
 

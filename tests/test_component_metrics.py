@@ -18,7 +18,7 @@ from torch import nn
 from analysis.component_effects import component_effects, objective_per_stage, stage_objectives
 from analysis.components import drift_by_stage, teacher_drift
 from asib_sweeps.presets import apply_preset
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import TrainingRun, load_checkpoint, save_checkpoint
 from asib_sweeps.training.component_metrics import SavedActivations, TeacherAnchors, output_drift_kl
 from conftest import comparable, small_digits_config, teacher_states

@@ -21,7 +21,7 @@ import torch
 from asib_sweeps.config import METHOD_NAMES
 from asib_sweeps.methods.base import StepInput
 from asib_sweeps.presets import apply_preset
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import TrainingRun
 from asib_sweeps.training.phase import configure_phase
 from conftest import comparable, small_digits_config, teacher_states

@@ -26,7 +26,7 @@ from asib_sweeps.cli.sweep_lock import SweepLock
 from asib_sweeps.cli.sweep_runner import EXIT_INTERRUPTED, SweepSettings, run_sweep
 from asib_sweeps.errors import NonRetryableError
 from asib_sweeps.models.weights import PretrainedWeightsError
-from asib_sweeps.teachers import BROKEN_FOLDER, META_FILE, WEIGHTS_FILE, MissingTeacherError, TeacherCache
+from asib_sweeps.teacher_cache import BROKEN_FOLDER, META_FILE, WEIGHTS_FILE, MissingTeacherError, TeacherCache
 from asib_sweeps.training import CheckpointError, NonFiniteLossError
 from cluster import signals
 from cluster.local import owner_only_token
@@ -119,7 +119,7 @@ def test_corrupt_weights_are_detected_reported_and_moved_aside(tmp_path, legacy,
 
 def test_the_dry_run_lists_a_broken_cache_entry(tmp_path, capsys):
     from asib_sweeps.config import default_config
-    from asib_sweeps.teachers import teacher_key
+    from asib_sweeps.teacher_cache import teacher_key
 
     key = teacher_key(default_config("digits"), 0)
     (tmp_path / "teachers" / key).mkdir(parents=True)

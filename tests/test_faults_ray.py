@@ -19,7 +19,7 @@ from ray import tune
 
 from analysis.results import read_results
 from asib_sweeps.cli.sweep import main
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import TrainingRun
 from test_sweep_ray import TINY, cccp_trial, fault_settings, run_faults, run_to_run_varying
 from trainables import distill

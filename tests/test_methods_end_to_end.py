@@ -9,7 +9,7 @@ import torch
 
 from asib_sweeps.config import METHOD_NAMES
 from asib_sweeps.presets import RUNGS, apply_preset
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import NonFiniteLossError, TrainingRun, load_checkpoint, save_checkpoint
 from conftest import comparable, small_digits_config, teacher_states
 

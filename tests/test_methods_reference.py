@@ -22,7 +22,7 @@ from asib_sweeps.config import ConfigError, apply_overrides, default_config
 from asib_sweeps.methods import create_method
 from asib_sweeps.methods.ae_kd import min_norm_weights
 from asib_sweeps.methods.functional import MASKED_LOGIT, standardize_logits
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import TrainingRun
 from conftest import small_digits_config, teacher_states
 from test_methods_baselines import LABELS, built, output, random_logits, run_config, step

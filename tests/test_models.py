@@ -57,6 +57,15 @@ def _count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def test_the_catalogs_model_names_are_the_registrys_each_from_its_module() -> None:
+    from asib_sweeps.catalog.models import MODELS_BY_MODULE, model_names
+    from asib_sweeps.models.registry import get_builder
+
+    assert model_names() == list_models()
+    for module, names in MODELS_BY_MODULE.items():
+        assert {get_builder(name).__module__ for name in names} == {module}
+
+
 def test_every_registered_model_has_expected_stage_sizes_listed() -> None:
     assert sorted(STAGE_SIZES) == list_models()
 

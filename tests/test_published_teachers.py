@@ -16,7 +16,7 @@ from asib_sweeps.config import ConfigError, DataConfig, ModelSpec, apply_overrid
 from asib_sweeps.data import load_data
 from asib_sweeps.models.published import read_published_checkpoint
 from asib_sweeps.published_teachers import TeacherAccuracyWarning, import_published_teacher
-from asib_sweeps.teachers import TeacherCache, finetune_config, teacher_identity, teacher_key
+from asib_sweeps.teacher_cache import TeacherCache, finetune_config, teacher_identity, teacher_key
 from asib_sweeps.training import TrainingRun
 from conftest import small_digits_config
 

@@ -21,7 +21,7 @@ from asib_sweeps.cli.sweep import (
 )
 from asib_sweeps.cli.sweep_record import read_record, resume_conflicts, sweep_record, write_record
 from asib_sweeps.config import apply_overrides, default_config
-from asib_sweeps.teachers import TeacherCache, teacher_key
+from asib_sweeps.teacher_cache import TeacherCache, teacher_key
 from search_spaces import STUDIES, StudyOptions
 from search_spaces.overlap import overlap_config, split_classes
 from search_spaces.study import VariantField, grid_param_space

@@ -19,15 +19,8 @@ import pytest
 import torch
 from torch import Tensor
 
-from asib_sweeps.teachers import (
-    TeacherCache,
-    fine_tune_teacher,
-    finetune_config,
-    store_teacher,
-    teacher_identity,
-    teacher_key,
-    train_teacher,
-)
+from asib_sweeps.teacher_cache import TeacherCache, finetune_config, teacher_identity, teacher_key
+from asib_sweeps.teachers import fine_tune_teacher, store_teacher, train_teacher
 from asib_sweeps.training import TrainingRun
 from conftest import small_digits_config
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from asib_sweeps.teachers import TeacherCache, fine_tune_teacher, finetune_config, teacher_key
+from asib_sweeps.teacher_cache import TeacherCache, finetune_config, teacher_key
+from asib_sweeps.teachers import fine_tune_teacher
 from asib_sweeps.training import CheckpointError, TrainingRun, load_checkpoint, save_checkpoint
 from conftest import comparable, small_digits_config
 

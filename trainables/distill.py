@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from asib_sweeps.config import ConfigError, build_config
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import TrainingRun
 from search_spaces.study import is_repeat, repeated_seed_config, teacher_keys_used
 from trainables.config_errors import config_errors_not_retried

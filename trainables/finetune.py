@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from asib_sweeps.config import ConfigError, build_config
-from asib_sweeps.teachers import TeacherCache, start_fine_tuning, store_teacher, train_teacher
+from asib_sweeps.teacher_cache import TeacherCache
+from asib_sweeps.teachers import start_fine_tuning, store_teacher, train_teacher
 from trainables.config_errors import config_errors_not_retried
 from trainables.placement import gpu_share_errors, trial_device
 from trainables.reporting import checkpoint_options, restore_from_tune, tune_reporter

@@ -16,7 +16,7 @@ from typing import Any
 from ray import tune
 
 from asib_sweeps.config import RunConfig, build_config
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import TrainingRun
 from search_spaces.study import teacher_keys_used, with_seed
 from search_spaces.tuning import METRIC

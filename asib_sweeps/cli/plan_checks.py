@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
 
-CHEAP_TO_LOAD = ("digits",)
 """Data sets small enough to load at plan time, so the whole split plan is checked."""
 
 
@@ -56,10 +55,12 @@ def gpu_error(gpus_per_trial: float, available: float, where: str) -> str | None
 def data_plan_error(configs: Iterable[RunConfig]) -> str | None:
     """The first data split any of `configs` cannot draw, as a message; None when all can.
 
-    Every run's student subset must hold each class at least once; data sets that are
-    cheap to load (digits) are loaded and split exactly as the trials will.
+    Every run's student subset must hold each class at least once; for sources whose labels
+    are cheap to read (digits) every split is drawn from the labels as the trials will draw it.
     """
-    from asib_sweeps.data import DataError, load_data, source_class_count, student_subset
+    from asib_sweeps.data.errors import DataError
+    from asib_sweeps.data.label_plan import check_splits
+    from asib_sweeps.data.source_facts import source_class_count
 
     seen: set[str] = set()
     for config in configs:
@@ -76,10 +77,7 @@ def data_plan_error(configs: Iterable[RunConfig]) -> str | None:
                     f"data.student_train_size must be at least the {classes} classes of the run "
                     f"(a stratified subset holds each class); got data.student_train_size={size}"
                 )
-            if data.dataset in CHEAP_TO_LOAD:
-                bundle = load_data(data)
-                if size is not None:
-                    student_subset(bundle.train, size, seed=data.split_seed)
+            check_splits(data)
         except DataError as error:
             return str(error)
     return None

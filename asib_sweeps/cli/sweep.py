@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors nee
     from asib_sweeps.cli.sweep_lock import SweepLock
     from asib_sweeps.config import RunConfig
     from asib_sweeps.config_files import Layer
-    from asib_sweeps.teachers import TeacherCache
+    from asib_sweeps.teacher_cache import TeacherCache
 
 
 def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
@@ -287,7 +287,7 @@ def sweep_settings(
 def check_outputs(args: argparse.Namespace, name: str, fail: _Fail) -> tuple[Path, TeacherCache, SweepLock]:
     """The sweep folder (absolute), the teacher cache and the folder's lock, all checked; nothing is written."""
     from asib_sweeps.cli.sweep_lock import SweepLock
-    from asib_sweeps.teachers import TeacherCache
+    from asib_sweeps.teacher_cache import TeacherCache
 
     args.results = absolute(args.results)
     sweep_dir = args.results / name

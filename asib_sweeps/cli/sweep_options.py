@@ -16,13 +16,14 @@ from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import add_cluster_options
 from asib_sweeps.cli.input_checks import finite_float
+from asib_sweeps.catalog.data_sources import source_names
 from asib_sweeps.cli.trackers import add_track_option, tracker_problem
 from search_spaces import STUDIES, Study, StudyOptions
 from search_spaces.study import OVERLAP_PERCENTS, SELECTION_SEEDS
 from search_spaces.tuning import TUNABLE_STUDIES
 
-DATASET_NAMES: tuple[str, ...] = ("digits", "cifar100", "imagenet32", "folder")
-"""asib_sweeps.config.DATASET_NAMES (a test keeps them equal): the config module imports torch."""
+DATASET_NAMES: tuple[str, ...] = source_names()
+"""The catalog's data sources (asib_sweeps.catalog.data_sources: torch-free, so --help stays fast)."""
 DEFAULTS = StudyOptions()
 DEFAULT_CHECKPOINT_EVERY_S = 60.0
 COMMANDS = {"eval": eval_command}

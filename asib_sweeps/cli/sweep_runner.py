@@ -33,7 +33,7 @@ from asib_sweeps.cli.results_callback import ResultTablesCallback
 from asib_sweeps.cli.stop_checkpoints import STOP_FILE, CheckpointBeforeStop
 from asib_sweeps.cli.sweep_options import DEFAULT_CHECKPOINT_EVERY_S
 from asib_sweeps.cli.trackers import DEFAULT_TRACKERS, tracker_callbacks
-from asib_sweeps.teachers import TeacherCache
+from asib_sweeps.teacher_cache import TeacherCache
 from search_spaces import Study, StudyOptions, Trial, TunePlan
 from search_spaces.finetune import teacher_trials
 from cluster.signals import stop_requested

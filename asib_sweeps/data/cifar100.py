@@ -8,16 +8,23 @@ is torchvision's own, with its checksum.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asib_sweeps.data.bundle import Split
 from asib_sweeps.data.errors import DataError
+from asib_sweeps.data.layouts import CIFAR100_FILES, CIFAR100_FOLDER
 from asib_sweeps.data.files import images_from_rows, labels_from_list, load_pickle, require_keys
 from asib_sweeps.data.source import SourceData
 
+if TYPE_CHECKING:
+    from asib_sweeps.config import DataConfig
+
 CIFAR100_CLASSES = 100
-CIFAR100_FOLDER = "cifar-100-python"
-"""torchvision's CIFAR100.base_folder (a test keeps them equal): the plan's probe must not import torchvision."""
-CIFAR100_FILES = ("train", "test", "meta")
+
+
+def read_source(data: DataConfig) -> SourceData:
+    """The catalog's reader (asib_sweeps.catalog.data_sources)."""
+    return read_cifar100(Path(data.root).expanduser(), download=data.download)  # type: ignore[arg-type]
 
 
 def read_cifar100(root: Path, *, download: bool) -> SourceData:

@@ -8,6 +8,8 @@ carved here: seeded and stratified, `data.test_fraction` of the images.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from sklearn.datasets import load_digits
 
@@ -15,10 +17,18 @@ from asib_sweeps.data.bundle import Split
 from asib_sweeps.data.source import SourceData
 from asib_sweeps.data.splits import stratified_split
 
+if TYPE_CHECKING:
+    from asib_sweeps.config import DataConfig
+
 _GREY_LEVELS = 16
 
 
 DIGITS_CLASSES = 10
+
+
+def read_source(data: DataConfig) -> SourceData:
+    """The catalog's reader (asib_sweeps.catalog.data_sources): the test split is carved with data.test_fraction."""
+    return read_digits(test_fraction=data.test_fraction, seed=data.split_seed)
 
 
 def read_digits(*, test_fraction: float, seed: int) -> SourceData:

@@ -20,6 +20,21 @@ from asib_sweeps.data.source import SourceData
 if TYPE_CHECKING:
     from torchvision.datasets import ImageFolder
 
+    from asib_sweeps.config import DataConfig
+
+
+def read_source(data: DataConfig) -> SourceData:
+    """The catalog's reader (asib_sweeps.catalog.data_sources)."""
+    return read_folder(Path(data.root).expanduser(), image_size=data.image_size)  # type: ignore[arg-type]
+
+
+def count_classes(root: Path) -> int:
+    """The class folders of the training tree, counted as ImageFolder labels them."""
+    from torchvision.datasets.folder import find_classes  # torchvision only where it is used (seconds to import)
+
+    names, _ = find_classes(str(root / "train"))
+    return len(names)
+
 
 def read_folder(root: Path, *, image_size: int) -> SourceData:
     from torchvision import transforms  # torchvision only where it is used (seconds to import)

@@ -9,19 +9,25 @@ serves as the test split. It cannot be downloaded without an image-net.org accou
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from asib_sweeps.data.bundle import Split
 from asib_sweeps.data.errors import DataError
 from asib_sweeps.data.files import images_from_rows, labels_from_list, load_npz, load_pickle, require_keys
+from asib_sweeps.data.layouts import IMAGENET32_BATCHES
 from asib_sweeps.data.source import SourceData
 
+if TYPE_CHECKING:
+    from asib_sweeps.config import DataConfig
+
 IMAGENET32_CLASSES = 1000
-_TRAIN_BATCHES = tuple(f"train_data_batch_{index}" for index in range(1, 11))
-_TEST_BATCH = "val_data"
-IMAGENET32_BATCHES = (*_TRAIN_BATCHES, _TEST_BATCH)
+
+
+def read_source(data: DataConfig) -> SourceData:
+    """The catalog's reader (asib_sweeps.catalog.data_sources)."""
+    return read_imagenet32(Path(data.root).expanduser())  # type: ignore[arg-type]
 
 
 def read_imagenet32(root: Path) -> SourceData:

@@ -10,22 +10,17 @@ reproduction configs follow) and measure the per-channel statistics on the train
 from __future__ import annotations
 
 import platform
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from asib_sweeps.catalog.data_sources import data_source, downloadable_names, resolve
 from asib_sweeps.config import DataConfig
 from asib_sweeps.data.bundle import DataBundle, Split
-from asib_sweeps.data.cifar100 import CIFAR100_CLASSES, read_cifar100
-from asib_sweeps.data.digits import DIGITS_CLASSES, read_digits
 from asib_sweeps.data.errors import DataError
-from asib_sweeps.data.folder import read_folder
-from asib_sweeps.data.imagenet32 import IMAGENET32_CLASSES, read_imagenet32
 from asib_sweeps.data.source import SourceData
-from asib_sweeps.data.splits import check_classes, keep_classes, stratified_split
-
-_DOWNLOADABLE = ("cifar100",)
+from asib_sweeps.data.positions import check_classes
+from asib_sweeps.data.splits import keep_classes, stratified_split
 
 
 def load_data(config: DataConfig) -> DataBundle:
@@ -52,23 +47,6 @@ def load_data(config: DataConfig) -> DataBundle:
     )
 
 
-def source_class_count(config: DataConfig) -> int:
-    """How many classes the source has, without reading its images.
-
-    Studies that split the label space (overlap) need it before any data is loaded;
-    a folder source counts the class folders of its training tree, as it labels them.
-    """
-    fixed = {"digits": DIGITS_CLASSES, "cifar100": CIFAR100_CLASSES, "imagenet32": IMAGENET32_CLASSES}
-    if config.dataset in fixed:
-        return fixed[config.dataset]
-    if config.root is None:
-        raise DataError(f"data.root (--data-root) is required for data.dataset={config.dataset!r}; got data.root=None")
-    from torchvision.datasets.folder import find_classes  # torchvision only where it is used (seconds to import)
-
-    names, _ = find_classes(str(Path(config.root).expanduser() / "train"))
-    return len(names)
-
-
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Exact per-channel mean and (population) std of uint8 images, in [0, 1] units.
 
@@ -86,21 +64,16 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
 
 
 def _read_source(config: DataConfig) -> SourceData:
-    if config.download and config.dataset not in _DOWNLOADABLE:
+    """The catalog's reader of `config.dataset`, after the checks every source shares."""
+    source = data_source(config.dataset)
+    if config.download and not source.downloadable:
         raise DataError(
-            f"data.download=true is only possible for {', '.join(_DOWNLOADABLE)} (digits is embedded, "
-            f"imagenet32 needs an image-net.org account, folder is your own); got data.dataset={config.dataset!r}"
+            f"data.download=true is only possible for {', '.join(downloadable_names())} (the others are embedded, "
+            f"need an account or are your own); got data.dataset={config.dataset!r}"
         )
-    if config.dataset == "digits":
-        return read_digits(test_fraction=config.test_fraction, seed=config.split_seed)
-    if config.root is None:
+    if source.needs_root and config.root is None:
         raise DataError(f"data.root (--data-root) is required for data.dataset={config.dataset!r}; got data.root=None")
-    root = Path(config.root).expanduser()
-    if config.dataset == "cifar100":
-        return read_cifar100(root, download=config.download)
-    if config.dataset == "imagenet32":
-        return read_imagenet32(root)
-    return read_folder(root, image_size=config.image_size)
+    return resolve(source.reader)(config)
 
 
 def _resized(split: Split, size: int) -> Split:

@@ -12,18 +12,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from asib_sweeps.data.cifar100 import CIFAR100_FILES, CIFAR100_FOLDER
-from asib_sweeps.data.imagenet32 import IMAGENET32_BATCHES
+from asib_sweeps.catalog.data_sources import data_source, downloadable_names, resolve
+from asib_sweeps.data.layouts import CIFAR100_FILES, CIFAR100_FOLDER, IMAGENET32_BATCHES
 
-DOWNLOADABLE = ("cifar100",)
 FOLDER_SPLITS = ("train", "test")
 
 
 def data_files_problem(dataset: str, root: str | None, *, download: bool) -> str | None:
     """Why the `dataset` under `root` cannot be read as configured, or None when its files are there."""
-    if download and dataset not in DOWNLOADABLE:
-        return f"--download (data.download=true) works for {', '.join(DOWNLOADABLE)} only; got data.dataset={dataset!r}"
-    if dataset == "digits":
+    source = data_source(dataset)
+    if download and not source.downloadable:
+        return f"--download (data.download=true) works for {', '.join(downloadable_names())} only; got data.dataset={dataset!r}"
+    if not source.needs_root:
         return None
     if root is None:
         return f"--data-root (data.root) is required for data.dataset={dataset!r}; got none"
@@ -31,13 +31,13 @@ def data_files_problem(dataset: str, root: str | None, *, download: bool) -> str
     if download:
         return _writable_problem(folder)
     if not folder.is_dir():
-        hint = " (or pass --download to fetch CIFAR-100 there)" if dataset in DOWNLOADABLE else ""
+        hint = f" (or pass --download to fetch {dataset} there)" if source.downloadable else ""
         return f"data.root (--data-root) must be an existing directory; got data.root={root!r}{hint}"
-    if dataset == "cifar100":
-        return _files_problem(folder / CIFAR100_FOLDER, CIFAR100_FILES, "pass --download (data.download=true) to fetch it")
-    if dataset == "imagenet32":
-        return _imagenet32_problem(folder)
-    return _folder_problem(folder)
+    return resolve(source.files_check)(folder) if source.files_check is not None else None
+
+
+def cifar100_problem(root: Path) -> str | None:
+    return _files_problem(root / CIFAR100_FOLDER, CIFAR100_FILES, "pass --download (data.download=true) to fetch it")
 
 
 def _unreadable(path: Path) -> bool:
@@ -52,7 +52,7 @@ def _files_problem(folder: Path, names: tuple[str, ...], hint: str) -> str | Non
     return f"data file(s) {', '.join(unreadable)} cannot be read (permissions)" if unreadable else None
 
 
-def _imagenet32_problem(root: Path) -> str | None:
+def imagenet32_problem(root: Path) -> str | None:
     for name in IMAGENET32_BATCHES:
         found = [path for path in (root / name, root / f"{name}.npz") if path.is_file()]
         if not found:
@@ -65,7 +65,7 @@ def _imagenet32_problem(root: Path) -> str | None:
     return None
 
 
-def _folder_problem(root: Path) -> str | None:
+def folder_problem(root: Path) -> str | None:
     classes = {}
     for split in FOLDER_SPLITS:
         folder = root / split

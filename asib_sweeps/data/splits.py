@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from asib_sweeps.data.bundle import Split
-from asib_sweeps.data.errors import DataError
+from asib_sweeps.data.positions import stratified_positions, subset_positions
 
 
 def stratified_split(split: Split, fraction: float, *, seed: int, key: str) -> tuple[Split, Split]:
@@ -22,16 +21,8 @@ def stratified_split(split: Split, fraction: float, *, seed: int, key: str) -> t
 
     `key` is the config key `fraction` came from, named when the split is impossible.
     """
-    try:
-        kept, held_out = train_test_split(
-            np.arange(len(split)), test_size=fraction, stratify=split.labels.cpu().numpy(), random_state=seed
-        )
-    except ValueError as error:
-        raise DataError(
-            f"cannot hold out {key}={fraction} of {len(split)} images stratified by class "
-            f"({_class_count(split)} classes): {error}"
-        ) from error
-    return split.select(_sorted_index(kept, split)), split.select(_sorted_index(held_out, split))
+    kept, held_out = stratified_positions(split.labels.cpu().numpy(), fraction, seed=seed, key=key)
+    return split.select(_on_device(kept, split)), split.select(_on_device(held_out, split))
 
 
 def student_subset(split: Split, size: int, *, seed: int) -> Split:
@@ -39,23 +30,8 @@ def student_subset(split: Split, size: int, *, seed: int) -> Split:
 
     Works where the split lies (CPU or device); the subset is the same either way.
     """
-    if size > len(split):
-        raise DataError(
-            f"data.student_train_size must be at most the {len(split)} training images left after the "
-            f"validation split; got data.student_train_size={size}"
-        )
-    if size == len(split):
-        return split
-    try:
-        subset, _ = train_test_split(
-            np.arange(len(split)), train_size=size, stratify=split.labels.cpu().numpy(), random_state=seed
-        )
-    except ValueError as error:
-        raise DataError(
-            f"cannot draw data.student_train_size={size} images stratified over {_class_count(split)} classes "
-            f"from {len(split)}: {error}"
-        ) from error
-    return split.select(_sorted_index(subset, split))
+    positions = subset_positions(split.labels.cpu().numpy(), size, seed=seed)
+    return split if positions is None else split.select(_on_device(positions, split))
 
 
 def keep_classes(split: Split, classes: Sequence[int]) -> Split:
@@ -64,24 +40,6 @@ def keep_classes(split: Split, classes: Sequence[int]) -> Split:
     return split.select(mask.nonzero().squeeze(1))
 
 
-def check_classes(classes: Sequence[int], num_classes: int) -> None:
-    """A class subset must be non-empty, without repeats, and index the source's classes."""
-    if not classes:
-        raise DataError("data.classes must name at least one class (or be null for all); got data.classes=[]")
-    outside = sorted({index for index in classes if not 0 <= index < num_classes})
-    if outside:
-        raise DataError(
-            f"data.classes must be indices in 0..{num_classes - 1}; got data.classes={list(classes)} "
-            f"(out of range: {outside})"
-        )
-    if len(set(classes)) != len(classes):
-        raise DataError(f"data.classes must not repeat a class; got data.classes={list(classes)}")
-
-
-def _sorted_index(index: np.ndarray, split: Split) -> torch.Tensor:
-    """scikit-learn's (shuffled, CPU) positions, sorted, on the split's device."""
-    return torch.from_numpy(np.sort(index)).to(split.labels.device)
-
-
-def _class_count(split: Split) -> int:
-    return int(torch.unique(split.labels).numel())
+def _on_device(positions: np.ndarray, split: Split) -> torch.Tensor:
+    """Sorted numpy positions as an index on the split's device."""
+    return torch.from_numpy(positions).to(split.labels.device)

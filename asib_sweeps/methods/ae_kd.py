@@ -34,27 +34,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
+from asib_sweeps.catalog.method_settings import AEKDSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.functional import soft_kl
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform, Uniform
-from asib_sweeps.methods.teacher_weighting import WeightedTeachersSettings
 
 SVM_TOLERANCE = 1e-6
 """libsvm's stopping tolerance in the authors' find_optimal_svm."""
-
-
-class AEKDSettings(WeightedTeachersSettings):
-    """AE-KD's temperature, weights and the bound on each teacher's share."""
-
-    method_name = "ae_kd"
-    tolerance: float = Field(0.6, gt=0)
-    """C: the most weight one teacher may get (their `-C`, "tolerance for disagreement"); nu = 1 / (C K)."""
-    svm_norm: bool = False
-    """Normalise the teachers' gradients before the min-norm problem (their `--svm_norm`)."""
 
 
 def min_norm_weights(gradients: Tensor, tolerance: float, *, normalise: bool) -> Tensor:
@@ -93,12 +80,8 @@ def kl_logit_gradient(teacher_logits: Tensor, student_logits: Tensor, tau: float
     return (tau * (p_s - p_t) / student_logits.shape[0]).mean(dim=0)
 
 
-@register_method
 class AdaptiveEnsembleKD(DistillMethod):
     name = "ae_kd"
-    # The authors' values (tau 4, w_kd 1, C 0.6) lie inside; C below 1/K = 0.5 (two teachers) has no solution.
-    search_space = {"tau": Uniform(1.0, 8.0), "w_kd": LogUniform(0.1, 10.0), "tolerance": Uniform(0.5, 1.0)}
-    settings_type = AEKDSettings
     settings: AEKDSettings
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:

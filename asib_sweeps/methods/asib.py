@@ -31,7 +31,7 @@ outputs are detached, and in B-phases the synergy runs without autograd altogeth
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+
 
 import torch
 import torch.nn.functional as F
@@ -40,56 +40,27 @@ from torch import Tensor, nn
 from asib_sweeps.methods.asib_diagnostics import attention_entropy, query_sensitivity
 from asib_sweeps.methods.asib_parts import WeightSnapshot, label_entropy, seen_class_masks
 from asib_sweeps.methods.asib_plan import SYNERGY_PHASES, asib_plan
-from asib_sweeps.methods.asib_settings import ASIBSettings
+from asib_sweeps.catalog.asib_settings import ASIBSettings
 from asib_sweeps.methods.avg_kd import average_soft_targets
-from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, Part, PartOptimizer, Phase, StepInput
+from asib_sweeps.config_section import MethodSettings
+from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, MethodSetup, Part, PartOptimizer, Phase, StepInput
 from asib_sweeps.methods.functional import soft_kl, soft_kl_to_probs
 from asib_sweeps.methods.ib_mbm import IBMBM, BottleneckCode, gaussian_kl, synergy_head
-from asib_sweeps.methods.registry import register_method
 from asib_sweeps.models.interface import ModelOutput, ZooModel
-from asib_sweeps.tunable import Choice, IntRange, LogUniform, Uniform
-
-if TYPE_CHECKING:
-    from asib_sweeps.config import RunConfig
 
 EVAL_NOISE_SEED = 0
 """Seed of the noise that samples z for i_zy_z at evaluation (the same draws every epoch)."""
 
 
-@register_method
 class ASIB(DistillMethod):
     name = "asib"
-    settings_type = ASIBSettings
     settings: ASIBSettings
-    dataset_defaults = {"digits": {"mbm_dim": 32, "mbm_heads": 4, "stages": 4, "beta_warmup_epochs": 4}}
-    search_space = {
-        # the student's weights and the synergy's temperature (every rung)
-        "w_ce": LogUniform(0.1, 10.0),
-        "w_kd": LogUniform(0.1, 10.0),
-        "tau_syn": Uniform(1.0, 8.0),
-        # the synergy's pull toward the student; 0 (off, the default) is the lower end
-        "synergy_student_weight": Uniform(0.0, 1.0),
-        # the bottleneck (ib and above): the beta study's range
-        "beta": LogUniform(1e-5, 1e-1),
-        # structural: CCCP's stages (cccp and above; they must divide the epochs, 16 on digits),
-        # T-Adapt (tadapt and above; up to 1e-2, where the positive control shows the teachers move),
-        # freezing (full)
-        "stages": Choice((2, 4, 8)),
-        "teacher_lr": LogUniform(1e-6, 1e-2),
-        "l2sp_weight": LogUniform(1e-3, 1e-1),
-        "pf_start_level": IntRange(0, 4),
-    }
-    """Every knob of ASIB a tuning may search; which of them a rung searches is
-    asib_sweeps.presets.RUNG_KNOBS (a rung tunes only the knobs its switches use)."""
 
     synergy: nn.ModuleDict
     """{"mbm": IBMBM, "head": synergy head}; created in build from the probe shapes."""
 
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__(config)
-        self.teacher_classes = [spec.classes for spec in config.teachers]
-        self.student_pretrained = config.student.starts_pretrained
-        self.batch_size = config.data.batch_size
+    def __init__(self, settings: MethodSettings | None, setup: MethodSetup) -> None:
+        super().__init__(settings, setup)
         self.steps_per_epoch = 0
         """Optimiser steps in one epoch over the student's split; set in build."""
         self.teacher_anchors: nn.ModuleList | None = None
@@ -105,11 +76,9 @@ class ASIB(DistillMethod):
     def build(self, context: MethodContext) -> None:
         """Create the synergy; under T-Adapt snapshot the teachers, which must hold their fine-tuned weights now."""
         s = self.settings
-        if len(context.teachers) != len(self.teacher_classes):
-            raise ValueError(
-                f"context has {len(context.teachers)} teachers but config.teachers has {len(self.teacher_classes)}"
-            )
-        self.steps_per_epoch = math.ceil(len(context.train_labels) / self.batch_size)
+        if len(context.teachers) != self.setup.teachers:
+            raise ValueError(f"context has {len(context.teachers)} teachers but the run has {self.setup.teachers}")
+        self.steps_per_epoch = math.ceil(len(context.train_labels) / self.setup.batch_size)
         self.synergy = nn.ModuleDict(
             {
                 "mbm": IBMBM(
@@ -128,9 +97,7 @@ class ASIB(DistillMethod):
         self.register_buffer(
             "label_entropy", label_entropy(context.train_labels, context.num_classes), persistent=False
         )
-        self.register_buffer(
-            "teacher_seen", seen_class_masks(self.teacher_classes, context.num_classes), persistent=False
-        )
+        self.register_buffer("teacher_seen", seen_class_masks(context.teacher_seen, context.num_classes), persistent=False)
         if s.use_tadapt:
             self._teachers = list(context.teachers)
             self.teacher_anchors = nn.ModuleList(WeightSnapshot(t) for t in context.teachers)
@@ -158,7 +125,7 @@ class ASIB(DistillMethod):
         if self.steps_per_epoch <= 0:
             raise RuntimeError("build() must run before the plan: it sets steps_per_epoch")
         return asib_plan(
-            self.settings, epochs, steps_per_epoch=self.steps_per_epoch, student_pretrained=self.student_pretrained
+            self.settings, epochs, steps_per_epoch=self.steps_per_epoch, student_pretrained=self.setup.student_pretrained
         )
 
     def trained_parts(self, phase: Phase) -> frozenset[Part]:

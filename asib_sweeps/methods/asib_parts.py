@@ -44,15 +44,7 @@ def label_entropy(labels: Tensor, num_classes: int) -> Tensor:
     return -torch.xlogy(probs, probs).sum().float()
 
 
-def seen_class_masks(teacher_classes: Sequence[list[int] | None], num_classes: int) -> Tensor:
-    """[K, C] bool: which labels each teacher was fine-tuned on (None = all classes)."""
-    masks = torch.ones(len(teacher_classes), num_classes, dtype=torch.bool)
-    for k, classes in enumerate(teacher_classes):
-        if classes is None:
-            continue
-        outside = [c for c in classes if not 0 <= c < num_classes]
-        if outside:
-            raise ValueError(f"teachers.{k}.classes must lie in 0..{num_classes - 1}; got {outside}")
-        masks[k] = False
-        masks[k, classes] = True
-    return masks
+def seen_class_masks(seen: Sequence[Tensor | None], num_classes: int) -> Tensor:
+    """[K, C] bool on the CPU: the run's per-teacher masks stacked (None = all classes)."""
+    every = torch.ones(num_classes, dtype=torch.bool)
+    return torch.stack([every if mask is None else mask.cpu() for mask in seen])

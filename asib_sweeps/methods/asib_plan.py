@@ -13,7 +13,7 @@ from asib_sweeps.freezing import progressive_level
 from asib_sweeps.methods.base import EpochPlan, Phase
 
 if TYPE_CHECKING:
-    from asib_sweeps.methods.asib_settings import ASIBSettings
+    from asib_sweeps.catalog.asib_settings import ASIBSettings
 
 SYNERGY_PHASES: frozenset[Phase] = frozenset({"W", "A", "joint"})
 """The phases in which L_syn trains the synergy, and so the epochs in which beta acts."""

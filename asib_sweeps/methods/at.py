@@ -15,21 +15,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config_section import MethodSettings
+from asib_sweeps.catalog.method_settings import ATSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform
 from asib_sweeps.methods.stage_depth import paired_stages
-
-
-class ATSettings(MethodSettings):
-    """Attention transfer's weight."""
-
-    weight: float = Field(1000.0, ge=0)
-    """Weight of the attention-transfer loss."""
 
 
 def attention_map(energy: Tensor) -> Tensor:
@@ -61,14 +51,9 @@ def attention_transfer_loss(student_features: list[Tensor], teacher_features: li
     return torch.stack([attention_loss(student_features[i], teacher_features[j]) for i, j in pairs]).sum()
 
 
-@register_method
 class AttentionTransfer(DistillMethod):
     name = "at"
-    settings_type = ATSettings
     settings: ATSettings
-    dataset_defaults = {"digits": {"weight": 10.0}}
-    search_space = {"weight": LogUniform(1.0, 1e5)}
-    """Published CIFAR weight 1000 and digits' 10 both inside, neither at an edge."""
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         student_features = step.student.features

@@ -20,28 +20,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config_section import MethodSettings
+from asib_sweeps.catalog.method_settings import AvgKDSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
 from asib_sweeps.methods.functional import soft_kl_to_probs, standardize_logits
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform, Uniform
-
-
-class AvgKDSettings(MethodSettings):
-    """AVER's temperature and weights."""
-
-    tau: float = Field(4.0, gt=0)
-    """Softmax temperature of the teachers' average and of the student; the base temperature
-    under logit standardisation."""
-    w_ce: float = Field(0.1, ge=0)
-    """Weight of the cross-entropy on labels."""
-    w_kd: float = Field(0.9, ge=0)
-    """Weight of the tau^2-scaled KL to the teachers' averaged soft labels."""
-    logit_standardization: bool = False
-    """Z-score student and teacher logits before the softmax (Sun et al., CVPR 2024)."""
 
 
 def average_soft_targets(teacher_logits: list[Tensor], tau: float) -> Tensor:
@@ -54,15 +37,9 @@ def average_soft_targets(teacher_logits: list[Tensor], tau: float) -> Tensor:
     return torch.stack([F.softmax(logits.to(dtype) / tau, dim=1) for logits in teacher_logits]).mean(dim=0)
 
 
-@register_method
 class AverageKnowledgeDistillation(DistillMethod):
     name = "avg_kd"
-    settings_type = AvgKDSettings
     settings: AvgKDSettings
-    # The values kd uses on digits: the two were selected together when they shared a section.
-    dataset_defaults = {"digits": {"w_ce": 1.0, "w_kd": 1.0}}
-    # kd's ranges: published CIFAR values (tau 4, 0.1 / 0.9) and the digits ones (1 / 1) lie inside.
-    search_space = {"tau": Uniform(1.0, 8.0), "w_ce": LogUniform(0.02, 5.0), "w_kd": LogUniform(0.1, 10.0)}
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         s = self.settings

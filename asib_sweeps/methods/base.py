@@ -13,15 +13,16 @@ synergy warm-up `W`, the CCCP phases `A` (synergy, and the teachers under T-Adap
 which parts train in each phase and for how each part's optimiser differs from the
 run's `optim`, and nothing else about the method's internals.
 
-A method is one file: its class sets `name`, its typed config section
-(`settings_type`, a `MethodSettings` read as `method.<name>`) and, where a data set
-needs other values, `dataset_defaults`; `register_method` and one import line in
-`methods/__init__.py` make the config, the CLI, the studies and the docs know it.
+A method is one file: its class sets `name` and reads its typed config section as
+`self.settings`; its entry in asib_sweeps/catalog/methods.py (settings class, search
+space, data-set defaults, "module:Class") makes the config, the CLI, the studies and the
+docs know it. A method is built from its own settings and a `MethodSetup`, never from the
+whole run config, and creates its parts in `build` from a `MethodContext`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -29,9 +30,8 @@ from torch import Tensor, nn
 
 from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.models.interface import ModelOutput, ZooModel
-from asib_sweeps.tunable import Domain
 
-if TYPE_CHECKING:  # the config is built from the method registry, so methods import it lazily
+if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
 
 Phase = Literal["joint", "W", "A", "B"]
@@ -65,10 +65,25 @@ class PartOptimizer:
 
 
 @dataclass(frozen=True)
+class MethodSetup:
+    """What a method may know of the run when it is created, besides its own settings."""
+
+    teachers: int
+    """How many teachers the run has."""
+    student_pretrained: bool
+    """The student starts from pretrained weights (ASIB then plans the student's freezing)."""
+    batch_size: int
+    """Training mini-batch size (ASIB sizes its step budgets in optimiser steps)."""
+
+    @classmethod
+    def of(cls, config: RunConfig) -> MethodSetup:
+        return cls(len(config.teachers), config.student.starts_pretrained, config.data.batch_size)
+
+
+@dataclass(frozen=True)
 class MethodContext:
     """What a method may know about the run when it builds its own parts."""
 
-    config: RunConfig
     num_classes: int
     train_labels: Tensor
     """Labels of the split the student trains on, indexed like the batches' indices."""
@@ -77,6 +92,8 @@ class MethodContext:
     student_probe: ModelOutput
     """Outputs of the student on a 2-image probe batch: shapes for sizing heads."""
     teacher_probes: list[ModelOutput]
+    teacher_seen: list[Tensor | None]
+    """Each teacher's seen classes as a bool mask [C] on the run's device (None: every class)."""
     teacher_val_accuracies: Callable[[], list[float]] = lambda: _not_measured()
     """Each teacher's accuracy on the student's validation split (all its samples, unseen
     classes masked), measured when called: only a method that chooses a teacher pays for it."""
@@ -101,25 +118,11 @@ class DistillMethod(nn.Module):
     """Base class; subclasses set `name` (and their settings), implement `build` and `forward`."""
 
     name: ClassVar[str]
-    uses_teachers: ClassVar[bool] = True
-    settings_type: ClassVar[type[MethodSettings] | None] = None
-    """The method's own config section, `method.<name>` (None: it has none)."""
-    dataset_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
-    """Per data set, section values that replace the declared defaults (chosen on
-    validation: docs/benchmarks.md)."""
-    search_space: ClassVar[Mapping[str, Domain]] = {}
-    """Setting name -> the range `asib-sweep tune` searches (asib_sweeps.tunable); empty: nothing
-    to tune. A method that shares another's settings also tunes over that one's space."""
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, settings: MethodSettings | None, setup: MethodSetup) -> None:
         super().__init__()
-        section = self.section_name()
-        self.settings: Any = getattr(config.method, section) if section is not None else None
-
-    @classmethod
-    def section_name(cls) -> str | None:
-        """The `method.<section>` this method reads (its own name), or None."""
-        return cls.name if cls.settings_type is not None else None
+        self.settings: Any = settings
+        self.setup = setup
 
     def build(self, context: MethodContext) -> None:
         """Create the method's own parameters from the probe shapes (default: none)."""

@@ -30,30 +30,16 @@ w_feat (their beta) 50.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
-from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
-from asib_sweeps.methods.functional import mask_unseen_classes, seen_mask
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform, Uniform
-from asib_sweeps.methods.teacher_weighting import WeightedTeachersSettings, weighted_teacher_kl
+from asib_sweeps.catalog.method_settings import CAMKDSettings
+from asib_sweeps.config_section import MethodSettings
+from asib_sweeps.methods.base import DistillMethod, MethodContext, MethodSetup, StepInput
+from asib_sweeps.methods.functional import mask_unseen_classes
+from asib_sweeps.methods.teacher_weighting import weighted_teacher_kl
 from asib_sweeps.models.interface import ZooModel
-
-if TYPE_CHECKING:
-    from asib_sweeps.config import RunConfig
-
-
-class CAMKDSettings(WeightedTeachersSettings):
-    """CA-MKD's temperature and weights (Rorozhl/CA-MKD's CIFAR-100 script)."""
-
-    method_name = "ca_mkd"
-    w_feat: float = Field(50.0, ge=0)
-    """Weight of the confidence-weighted feature term (their beta); 0 runs the logit part alone."""
 
 
 def confidence_weights(teacher_logits: list[Tensor], labels: Tensor) -> Tensor:
@@ -78,16 +64,12 @@ def build_embedding(student_channels: int, teacher_channels: int) -> nn.Sequenti
     return nn.Sequential(nn.Conv2d(student_channels, teacher_channels, 1), nn.BatchNorm2d(teacher_channels), nn.ReLU())
 
 
-@register_method
 class ConfidenceAwareMultiTeacherKD(DistillMethod):
     name = "ca_mkd"
-    # The authors' CIFAR values (tau 4, w_kd 1, w_feat 50) lie inside; w_ce stays 1 as in their runs.
-    search_space = {"tau": Uniform(1.0, 8.0), "w_kd": LogUniform(0.1, 10.0), "w_feat": LogUniform(1.0, 500.0)}
-    settings_type = CAMKDSettings
     settings: CAMKDSettings
 
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__(config)
+    def __init__(self, settings: MethodSettings | None, setup: MethodSetup) -> None:
+        super().__init__(settings, setup)
         self.embeddings = nn.ModuleList()
         # Plain lists, not submodules: the teachers are the run's, never this method's parameters.
         self.teacher_heads: list[ZooModel] = []
@@ -101,8 +83,7 @@ class ConfidenceAwareMultiTeacherKD(DistillMethod):
             build_embedding(student_map.shape[1], probe.features[-1].shape[1]) for probe in context.teacher_probes
         ).to(student_map.device)
         self.teacher_heads = list(context.teachers)
-        device = student_map.device
-        self.teacher_seen = [seen_mask(spec.classes, context.num_classes, device) for spec in context.config.teachers]
+        self.teacher_seen = list(context.teacher_seen)
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:
         s = self.settings

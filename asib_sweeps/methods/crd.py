@@ -25,35 +25,14 @@ a [B, K + 1, feat_dim] copy of the bank (about 0.5 GB at B = 64, K = 16384).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
+from asib_sweeps.catalog.method_settings import CRDSettings
 from asib_sweeps.config_section import MethodSettings
-from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform
+from asib_sweeps.methods.base import DistillMethod, MethodContext, MethodSetup, StepInput
 
-if TYPE_CHECKING:
-    from asib_sweeps.config import RunConfig
-
-
-class CRDSettings(MethodSettings):
-    """CRD's weight, embedding and memory bank."""
-
-    weight: float = Field(0.8, ge=0)
-    """Weight of the contrastive representation loss."""
-    feat_dim: int = Field(128, ge=1)
-    """Dimension of the contrastive embedding."""
-    negatives: int = Field(16384, ge=1)
-    """Negatives drawn from the memory bank per sample."""
-    momentum: float = Field(0.5, ge=0, lt=1)
-    """Momentum of the memory-bank update."""
-    temperature: float = Field(0.07, gt=0)
-    """Temperature of the NCE softmax."""
 
 NCE_EPS = 1e-7
 """RepDistiller's guard inside the NCE logs."""
@@ -136,17 +115,12 @@ class ContrastPair(nn.Module):
         return nce_student + nce_teacher
 
 
-@register_method
 class ContrastiveRepresentationDistillation(DistillMethod):
     name = "crd"
-    settings_type = CRDSettings
     settings: CRDSettings
-    dataset_defaults = {"digits": {"weight": 0.01}}
-    search_space = {"weight": LogUniform(1e-4, 10.0)}
-    """Published CIFAR weight 0.8 and digits' 0.01 (an edge of the old grid) both inside."""
 
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__(config)
+    def __init__(self, settings: MethodSettings | None, setup: MethodSetup) -> None:
+        super().__init__(settings, setup)
         self.pairs = nn.ModuleList()
         self.negative_count = 0
         self.register_buffer("train_labels", torch.zeros(0, dtype=torch.long), persistent=False)

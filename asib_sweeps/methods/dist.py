@@ -18,31 +18,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config_section import MethodSettings
+from asib_sweeps.catalog.method_settings import DISTSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform, Uniform
 
 PEARSON_EPS = 1e-8
 """Added to |a| |b| in the authors' cosine_similarity."""
-
-
-class DISTSettings(MethodSettings):
-    """DIST's temperature and weights (the authors' CIFAR-100 config)."""
-
-    tau: float = Field(4.0, gt=0)
-    """Softmax temperature of both relations (their `dist_t4`)."""
-    beta: float = Field(1.0, ge=0)
-    """Weight of the inter-class relation (per sample, over classes)."""
-    gamma: float = Field(1.0, ge=0)
-    """Weight of the intra-class relation (per class, over the batch)."""
-    w_ce: float = Field(1.0, ge=0)
-    """Weight of the cross-entropy on labels (their ori_loss_weight)."""
-    w_kd: float = Field(2.0, ge=0)
-    """Weight of the DIST term (their kd_loss_weight)."""
 
 
 def pearson_rows(a: Tensor, b: Tensor) -> Tensor:
@@ -62,13 +44,8 @@ def dist_relations(student_logits: Tensor, teacher_logits: Tensor, tau: float) -
     return inter, intra
 
 
-@register_method
 class DISTDistillation(DistillMethod):
     name = "dist"
-    # The authors' CIFAR values (tau 4, beta = gamma = 1 under w_kd 2) lie inside; w_kd only rescales
-    # beta and gamma, so it is not searched a second time.
-    search_space = {"tau": Uniform(1.0, 8.0), "beta": LogUniform(0.25, 4.0), "gamma": LogUniform(0.25, 4.0)}
-    settings_type = DISTSettings
     settings: DISTSettings
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:

@@ -26,37 +26,11 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config_section import MethodSettings
+from asib_sweeps.catalog.method_settings import DKDSettings
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
 from asib_sweeps.methods.functional import MASKED_LOGIT, standardize_logits
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform, Uniform
-
-
-class DKDSettings(MethodSettings):
-    """DKD's temperature, part weights and warm-up."""
-
-    tau: float = Field(4.0, gt=0)
-    """Softmax temperature of both DKD terms."""
-    alpha: float = Field(1.0, ge=0)
-    """Weight of target-class KD (TCKD)."""
-    beta: float = Field(8.0, ge=0)
-    """Weight of non-target-class KD (NCKD)."""
-    warmup_epochs: int = Field(20, ge=0)
-    """Epochs over which the DKD weight ramps up linearly; must not exceed the run's epochs."""
-    logit_standardization: bool = False
-    """Z-score student and teacher logits before the softmax (Sun et al., CVPR 2024; their CIFAR-100
-    setting: tau=2, alpha=9, beta=72)."""
-
-    def check_run(self, epochs: int) -> None:
-        if self.warmup_epochs > epochs:
-            raise ValueError(
-                "method.dkd.warmup_epochs must be <= epochs (DKD would never reach full weight); "
-                f"got method.dkd.warmup_epochs={self.warmup_epochs}, epochs={epochs}"
-            )
 
 
 class DecoupledKL(NamedTuple):
@@ -94,14 +68,9 @@ def _split_log_probs(scaled_logits: Tensor, target: Tensor) -> tuple[Tensor, Ten
     return log_target, log_rest, F.log_softmax(nontarget_logits, dim=1)
 
 
-@register_method
 class DecoupledKnowledgeDistillation(DistillMethod):
     name = "dkd"
-    settings_type = DKDSettings
     settings: DKDSettings
-    dataset_defaults = {"digits": {"beta": 2.0, "warmup_epochs": 4}}
-    # Published CIFAR values (alpha 1, beta 8, tau 4) and digits' beta 2 lie inside, none at an edge.
-    search_space = {"alpha": LogUniform(0.1, 10.0), "beta": LogUniform(0.5, 32.0), "tau": Uniform(1.0, 8.0)}
 
     def build(self, context: MethodContext) -> None:
         if context.num_classes < 3:

@@ -21,16 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from asib_sweeps.catalog.method_settings import EBKDSettings
 from asib_sweeps.methods.base import DistillMethod, StepInput
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform, Uniform
-from asib_sweeps.methods.teacher_weighting import WeightedTeachersSettings, weighted_teacher_kl
-
-
-class EBKDSettings(WeightedTeachersSettings):
-    """EBKD's temperature and weights (Rorozhl/CA-MKD's CIFAR-100 script: tau 4, w_ce 1, w_kd 1)."""
-
-    method_name = "ebkd"
+from asib_sweeps.methods.teacher_weighting import weighted_teacher_kl
 
 
 def entropy_weights(teacher_logits: list[Tensor]) -> Tensor:
@@ -42,12 +35,8 @@ def entropy_weights(teacher_logits: list[Tensor]) -> Tensor:
     return 1.0 - entropy / total
 
 
-@register_method
 class EntropyBasedKD(DistillMethod):
     name = "ebkd"
-    # The CA-MKD authors' values for EBKD (tau 4, w_kd 1) lie inside; w_ce stays 1.
-    search_space = {"tau": Uniform(1.0, 8.0), "w_kd": LogUniform(0.1, 10.0)}
-    settings_type = EBKDSettings
     settings: EBKDSettings
 
     def forward(self, step: StepInput) -> dict[str, Tensor]:

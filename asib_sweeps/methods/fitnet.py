@@ -15,30 +15,16 @@ the student.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
+from asib_sweeps.catalog.method_settings import FitNetSettings
 from asib_sweeps.config_section import MethodSettings
-from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform
+from asib_sweeps.methods.base import DistillMethod, MethodContext, MethodSetup, StepInput
 from asib_sweeps.methods.stage_depth import stage_at_same_depth
-
-if TYPE_CHECKING:
-    from asib_sweeps.config import RunConfig
-
-
-class FitNetSettings(MethodSettings):
-    """FitNet's hint weight and stage."""
-
-    weight: float = Field(100.0, ge=0)
-    """Weight of the hint (feature regression) loss."""
-    stage: int | None = None
-    """Feature stage to hint; None = the middle stage of the student."""
 
 
 Size = tuple[int, int]
@@ -87,16 +73,12 @@ def _resizing_conv(in_channels: int, out_channels: int, size: Size, target: Size
     return nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), size
 
 
-@register_method
 class FitNet(DistillMethod):
     name = "fitnet"
-    settings_type = FitNetSettings
-    search_space = {"weight": LogUniform(1.0, 1e4)}
-    """The published weight 100 (an edge of the old digits grid) in the middle, on the log scale."""
     settings: FitNetSettings
 
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__(config)
+    def __init__(self, settings: MethodSettings | None, setup: MethodSetup) -> None:
+        super().__init__(settings, setup)
         self.regressors = nn.ModuleList()
         self.student_stage = -1
         self.teacher_stages: list[int] = []

@@ -31,10 +31,13 @@ def soft_kl_to_probs(target_probs: Tensor, input_logits: Tensor, tau: float) -> 
     return per_sample.mean() * tau**2
 
 
-def seen_mask(classes: list[int] | None, num_classes: int, device: torch.device) -> Tensor | None:
-    """A teacher's class subset as a bool mask [C] (None: it saw every class)."""
+def seen_mask(classes: list[int] | None, num_classes: int, device: torch.device, *, key: str) -> Tensor | None:
+    """A teacher's class subset as a bool mask [C] (None: it saw every class); `key` names it in errors."""
     if classes is None:
         return None
+    outside = [c for c in classes if not 0 <= c < num_classes]
+    if outside:
+        raise ValueError(f"{key} must lie in 0..{num_classes - 1}; got {outside}")
     mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
     mask[torch.tensor(classes, device=device)] = True
     return mask

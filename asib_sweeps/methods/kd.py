@@ -21,58 +21,22 @@ reach a teacher even if the loop forgot to run them under no_grad.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
-
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
+from asib_sweeps.catalog.method_settings import KDSettings
 from asib_sweeps.config_section import MethodSettings
-from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, StepInput
+from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, MethodSetup, StepInput
 from asib_sweeps.methods.functional import soft_kl, standardize_logits
-from asib_sweeps.methods.registry import register_method
 from asib_sweeps.models.interface import ZooModel
-from asib_sweeps.tunable import LogUniform, Uniform
-
-if TYPE_CHECKING:
-    from asib_sweeps.config import RunConfig
 
 
-class KDSettings(MethodSettings):
-    """Hinton KD's teacher, temperature and weights."""
-
-    teacher: Annotated[int, Field(ge=0)] | Literal["best"] = "best"
-    """Which teacher to distil from: an index into `teachers`, or `best` (highest accuracy on
-    the student's validation split, chosen before the student trains)."""
-    tau: float = Field(4.0, gt=0)
-    """Softmax temperature of the KD term (Hinton et al.); the base temperature under logit standardisation."""
-    w_ce: float = Field(0.1, ge=0)
-    """Weight of the cross-entropy on labels."""
-    w_kd: float = Field(0.9, ge=0)
-    """Weight of the tau^2-scaled KL to the teacher's soft labels."""
-    logit_standardization: bool = False
-    """Z-score student and teacher logits before the softmax (Sun et al., CVPR 2024; their CIFAR-100
-    setting: tau=2, w_kd=9)."""
-
-    def check_teachers(self, count: int) -> None:
-        if self.teacher != "best" and self.teacher >= count:
-            raise ValueError(
-                f"method.kd.teacher must be 'best' or an index below the number of teachers ({count}); "
-                f"got method.kd.teacher={self.teacher}"
-            )
-
-
-@register_method
 class KnowledgeDistillation(DistillMethod):
     name = "kd"
-    settings_type = KDSettings
     settings: KDSettings
-    dataset_defaults = {"digits": {"w_ce": 1.0, "w_kd": 1.0}}
-    # Published CIFAR values (tau 4, 0.1 / 0.9) and the digits ones (1 / 1) lie inside, none at an edge.
-    search_space = {"tau": Uniform(1.0, 8.0), "w_ce": LogUniform(0.02, 5.0), "w_kd": LogUniform(0.1, 10.0)}
 
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__(config)
+    def __init__(self, settings: MethodSettings | None, setup: MethodSetup) -> None:
+        super().__init__(settings, setup)
         self.teacher_index: int | None = self.settings.teacher if self.settings.teacher != "best" else None
 
     def build(self, context: MethodContext) -> None:

@@ -19,24 +19,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config_section import MethodSettings
+from asib_sweeps.catalog.method_settings import NKDSettings
 from asib_sweeps.methods.base import DistillMethod, MethodContext, StepInput
-from asib_sweeps.methods.registry import register_method
-from asib_sweeps.tunable import LogUniform, Uniform
-
-
-class NKDSettings(MethodSettings):
-    """NKD's temperature and weights (the authors' CIFAR-100 config)."""
-
-    tau: float = Field(3.0, gt=0)
-    """Temperature of the non-target part (their `temp`)."""
-    gamma: float = Field(3.5, ge=0)
-    """Weight of the non-target part (their `gamma`)."""
-    w_ce: float = Field(1.0, ge=0)
-    """Weight of the cross-entropy on labels."""
 
 
 def nkd_loss(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor, tau: float, gamma: float) -> Tensor:
@@ -54,12 +40,8 @@ def nkd_loss(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor, tau
     return loss_target + loss_non
 
 
-@register_method
 class NormalizedKD(DistillMethod):
     name = "nkd"
-    # The authors' CIFAR-100 values (tau 3, gamma 3.5) lie inside; w_ce stays 1 as in their distiller.
-    search_space = {"tau": Uniform(1.0, 6.0), "gamma": LogUniform(0.3, 10.0)}
-    settings_type = NKDSettings
     settings: NKDSettings
 
     def build(self, context: MethodContext) -> None:

@@ -8,7 +8,6 @@ point. Last stages always pair, and with equal counts stage i pairs with stage i
 
 from __future__ import annotations
 
-
 def stage_at_same_depth(index: int, count: int, other_count: int) -> int:
     """The stage of a network with `other_count` stages at the depth where stage `index` of `count` ends."""
     if not 0 <= index < count:

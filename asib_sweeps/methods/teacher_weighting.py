@@ -13,35 +13,10 @@ sum to. Their CIFAR-100 script runs it with w_ce = w_kd = 1 and tau = 4.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
-from pydantic import Field
 from torch import Tensor
 
-from asib_sweeps.config_section import MethodSettings
 from asib_sweeps.methods.functional import soft_kl_per_sample
-
-
-class WeightedTeachersSettings(MethodSettings):
-    """Temperature and weights of a per-sample weighted multi-teacher KD (the CA-MKD authors' defaults)."""
-
-    tau: float = Field(4.0, gt=0)
-    """Softmax temperature of the KL terms (their `kd_T`)."""
-    w_ce: float = Field(1.0, ge=0)
-    """Weight of the cross-entropy on labels (their `gamma`, -r)."""
-    w_kd: float = Field(1.0, ge=0)
-    """Weight of the weighted KL term (their `alpha`, -a)."""
-
-    def check_teachers(self, count: int) -> None:
-        if count < 2:
-            raise ValueError(
-                f"method.name={self.method_name!r} weighs several teachers against each other and needs at least 2; "
-                f"got {count} teacher(s) (use kd for one)"
-            )
-
-    method_name: ClassVar[str] = ""
-    """The method whose section this is, for error messages."""
 
 
 def weighted_teacher_kl(weights: Tensor, student_logits: Tensor, teacher_logits: list[Tensor], tau: float) -> Tensor:

@@ -13,6 +13,7 @@ from torch import Tensor
 from asib_sweeps.config import RunConfig
 from asib_sweeps.data import DataBundle, Split, eval_batches, load_data, student_subset
 from asib_sweeps.methods import create_method
+from asib_sweeps.catalog.methods import method_entry
 from asib_sweeps.methods.base import DistillMethod, MethodContext
 from asib_sweeps.methods.functional import mask_unseen_classes, seen_mask
 from asib_sweeps.models import ZooModel, create_model
@@ -60,18 +61,18 @@ def _build_teachers(
     fast: FastPaths,
     device: torch.device,
 ) -> tuple[list[ZooModel], list[Tensor | None]]:
-    if not method.uses_teachers:
+    if not method_entry(config.method.name).uses_teachers:
         return [], []
     if len(states) != len(config.teachers):
         raise ValueError(
             f"method {config.method.name!r} needs the weights of {len(config.teachers)} teachers, got {len(states)}"
         )
     teachers, seen = [], []
-    for spec, state in zip(config.teachers, states):
+    for index, (spec, state) in enumerate(zip(config.teachers, states)):
         teacher = _build_model(spec.arch, num_classes, fast, device, spec=None)
         teacher.load_state_dict(state)
         teachers.append(teacher)
-        seen.append(seen_mask(spec.classes, num_classes, device))
+        seen.append(seen_mask(spec.classes, num_classes, device, key=f"teachers.{index}.classes"))
     return teachers, seen
 
 
@@ -92,13 +93,13 @@ def _build_method(
         teacher_probes = [teacher.eval()(probe) for teacher in teachers]
     method.build(
         MethodContext(
-            config=config,
             num_classes=data.num_classes,
             train_labels=train_split.labels,
             student=student,
             teachers=teachers,
             student_probe=student_probe,
             teacher_probes=teacher_probes,
+            teacher_seen=teacher_seen,
             teacher_val_accuracies=functools.partial(_val_accuracies, teachers, teacher_seen, data, config),
         )
     )
