@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asib_sweeps.config import RunConfig, apply_overrides, default_config
+from asib_sweeps.methods.functional import seen_mask
 from asib_sweeps.methods import create_method
 from asib_sweeps.methods.asib import EVAL_NOISE_SEED, ASIB
 from asib_sweeps.methods.base import EpochPlan, MethodContext, StepInput
@@ -18,6 +19,13 @@ from asib_sweeps.methods.functional import mask_unseen_classes
 from asib_sweeps.methods.ib_mbm import IBMBM, gaussian_kl
 from asib_sweeps.models import ZooModel, create_model
 from asib_sweeps.presets import apply_preset
+
+
+def seen_masks(config, num_classes):  # noqa: ANN001, ANN201 - the run's teacher masks, as training/build.py makes them
+    return [
+        seen_mask(spec.classes, num_classes, torch.device("cpu"), key=f"teachers.{k}.classes")
+        for k, spec in enumerate(config.teachers)
+    ]
 
 NUM_CLASSES = 10
 IMAGES = 8
@@ -166,7 +174,7 @@ def build(config: RunConfig, *, train_labels: Tensor | None = None) -> Built:
     assert isinstance(method, ASIB)
     method.build(
         MethodContext(
-            config=config,
+            teacher_seen=seen_masks(config, NUM_CLASSES),
             num_classes=NUM_CLASSES,
             train_labels=train_labels if train_labels is not None else torch.arange(50) % NUM_CLASSES,
             student=student,
@@ -183,15 +191,10 @@ def step(built: Built, plan: EpochPlan, *, student_grad: bool, teacher_grad: boo
     with torch.set_grad_enabled(student_grad):
         student_out = built.student(built.images)
     teacher_outs = []
-    for spec, teacher in zip(built.method.teacher_classes, built.teachers, strict=True):
+    for seen, teacher in zip(built.method.teacher_seen, built.teachers, strict=True):
         with torch.set_grad_enabled(teacher_grad):
             out = teacher(built.images)
-        seen = (
-            None
-            if spec is None
-            else torch.zeros(NUM_CLASSES, dtype=torch.bool).index_fill_(0, torch.tensor(spec), True)
-        )
-        out.logits = mask_unseen_classes(out.logits, seen)
+        out.logits = mask_unseen_classes(out.logits, seen)  # the method's [K, C] masks (all True: every class)
         teacher_outs.append(out)
     return built.method(
         StepInput(

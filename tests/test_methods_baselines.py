@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asib_sweeps.config import RunConfig, apply_overrides, default_config
+from asib_sweeps.methods.functional import seen_mask
 from asib_sweeps.methods import create_method
 from asib_sweeps.methods.at import attention_loss
 from asib_sweeps.methods.base import DistillMethod, EpochPlan, MethodContext, StepInput
@@ -22,6 +23,13 @@ from asib_sweeps.methods.fitnet import build_regressor
 from asib_sweeps.methods.functional import mask_unseen_classes
 from asib_sweeps.methods.stage_depth import paired_stages
 from asib_sweeps.models.interface import ModelOutput, ZooModel
+
+
+def seen_masks(config, num_classes):  # noqa: ANN001, ANN201 - the run's teacher masks, as training/build.py makes them
+    return [
+        seen_mask(spec.classes, num_classes, torch.device("cpu"), key=f"teachers.{k}.classes")
+        for k, spec in enumerate(config.teachers)
+    ]
 
 BATCH, CLASSES = 6, 5
 
@@ -71,7 +79,7 @@ def built(
     method = create_method(config)
     method.build(
         MethodContext(
-            config=config,
+            teacher_seen=seen_masks(config, num_classes),
             num_classes=num_classes,
             train_labels=train_labels if train_labels is not None else torch.arange(BATCH) % num_classes,
             student=_stand_in_model(),

@@ -19,6 +19,7 @@ from scipy.optimize import minimize
 from torch import Tensor
 
 from asib_sweeps.config import ConfigError, apply_overrides, default_config
+from asib_sweeps.methods.functional import seen_mask
 from asib_sweeps.methods import create_method
 from asib_sweeps.methods.ae_kd import min_norm_weights
 from asib_sweeps.methods.functional import MASKED_LOGIT, standardize_logits
@@ -26,6 +27,13 @@ from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.training import TrainingRun
 from conftest import small_digits_config, teacher_states
 from test_methods_baselines import LABELS, built, output, random_logits, run_config, step
+
+
+def seen_masks(config, num_classes):  # noqa: ANN001, ANN201 - the run's teacher masks, as training/build.py makes them
+    return [
+        seen_mask(spec.classes, num_classes, torch.device("cpu"), key=f"teachers.{k}.classes")
+        for k, spec in enumerate(config.teachers)
+    ]
 
 BATCH, CLASSES = 6, 5
 
@@ -97,7 +105,7 @@ def test_kd_best_picks_the_most_accurate_teacher_earliest_on_ties(accuracies: li
 
     method.build(
         MethodContext(
-            config=config,
+            teacher_seen=seen_masks(config, CLASSES),
             num_classes=CLASSES,
             train_labels=LABELS,
             student=None,  # type: ignore[arg-type]
@@ -220,7 +228,7 @@ def test_ca_mkd_feature_part_matches_the_authors_code() -> None:
     method = create_method(config)
     method.build(
         MethodContext(
-            config=config, num_classes=CLASSES, train_labels=LABELS, student=heads[0], teachers=heads,
+            teacher_seen=seen_masks(config, CLASSES), num_classes=CLASSES, train_labels=LABELS, student=heads[0], teachers=heads,
             student_probe=ModelOutput(logits=student_logits, features=[student_map], pooled=student_map.mean((2, 3))),
             teacher_probes=teacher_outputs(),
         )

@@ -16,7 +16,7 @@ from asib_sweeps.cli.sweep import main
 from asib_sweeps.config import METHOD_NAMES, apply_overrides, default_config
 from asib_sweeps.config_files import arm_settings, read_experiment_file
 from asib_sweeps.data import load_data, student_subset
-from asib_sweeps.methods.registry import method_class, settings_types, tunable_space
+from asib_sweeps.catalog.methods import method_entry, settings_types, tunable_space
 from asib_sweeps.presets import RUNG_KNOBS, RUNGS
 from asib_sweeps.tunable import Choice, IntRange, LogUniform, Uniform
 from search_spaces import STUDIES, StudyOptions
@@ -51,7 +51,7 @@ def test_each_rung_tunes_its_own_knobs_and_every_method_declares_a_space_inside_
     assert len(arm_space(configs["full"])) > len(arm_space(configs["baseline"]))  # more knobs, the same budget
     assert arm_space(configs["avg_kd"]) == {f"method.avg_kd.{k}": d for k, d in tunable_space("avg_kd").items()}
     for name in METHOD_NAMES:  # every knob is a field of the section the method reads (avg_kd: kd's)
-        section = method_class(name).section_name()
+        section = method_entry(name).section
         fields = settings_types()[section].model_fields if section is not None else {}
         assert set(tunable_space(name)) <= set(fields), name
 
@@ -69,7 +69,7 @@ def inside(domain, value) -> bool:
 def test_ranges_hold_the_current_and_published_defaults_away_from_an_edge(dataset):
     config = default_config(dataset)
     for name in METHOD_NAMES:
-        section = method_class(name).section_name()
+        section = method_entry(name).section
         if section is None:
             continue
         values = getattr(config.method, section)
@@ -212,7 +212,7 @@ def test_tpe_is_seeded_so_a_plan_proposes_the_same_settings_again():
 
 def test_every_method_with_settings_declares_what_tune_searches():
     """A method added with a config section but no search_space would sit out the equal budget unnoticed."""
-    lacking = [name for name in METHOD_NAMES if method_class(name).section_name() and not tunable_space(name)]
+    lacking = [name for name in METHOD_NAMES if method_entry(name).section and not tunable_space(name)]
     assert lacking == [], f"declare search_space in these method files (docs/ARCHITECTURE.md): {lacking}"
 
 
