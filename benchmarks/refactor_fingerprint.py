@@ -79,7 +79,7 @@ def trial_record(trial: Any) -> dict[str, Any]:
 
 
 def run_arms() -> list[str]:
-    from asib_sweeps.methods import method_names
+    from asib_sweeps.catalog.methods import method_names
     from asib_sweeps.presets import PRESETS
 
     return [*PRESETS, *(name for name in method_names() if name not in PRESETS)]
