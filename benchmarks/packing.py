@@ -88,7 +88,8 @@ def packing_study(config: RunConfig, count: int) -> tuple[Study, list[Trial]]:
 def sweep(level: dict[str, Any], study: Study, trials: list[Trial], work: Path, cache: Path, name: str,
           args: argparse.Namespace) -> dict[str, float]:  # fmt: skip
     settings = SweepSettings(
-        study=study, options=StudyOptions(seeds=len(trials)), trials=trials, results_dir=work / "results", name=name,
+        study=study, options=StudyOptions(seeds=len(trials)), trials=trials,
+        teachers=teacher_trials(trial_runs(trials)), results_dir=work / "results", name=name,
         teacher_cache=cache, cpus_per_trial=level["cpus"], gpus_per_trial=level["gpus"],
         max_concurrent=level["max_concurrent"], max_failures=0, checkpoint_every=args.epochs, resume=False,
     )  # fmt: skip

@@ -49,23 +49,24 @@ TIMING_WORDS = ("time", "seconds", "memory", "bytes", "_s")
 
 
 def plan_fingerprint(argv: list[str], results: Path) -> dict[str, Any]:
-    """The trials and teachers the CLI's plan step makes of `argv` (the pre-refactor API)."""
+    """The trials and teachers the CLI's plan step makes of `argv` (search_spaces.plan.SweepPlan).
+
+    Before the plan existed, a `finetune` sweep's trials were its teachers and it recorded no
+    study trials; the plan's `trials` for it are empty and its `teachers` the same list.
+    """
     from asib_sweeps.cli.sweep import base_config, protocol_plan
     from asib_sweeps.cli.sweep_options import _Fail, build_parser, study_options
     from search_spaces import get_study
-    from search_spaces.finetune import teacher_trials
-    from search_spaces.study import trial_runs
 
     parser = build_parser()
     args = parser.parse_args([*argv, "--results", str(results), "--no-dashboard", "--track", "none"])
     study = get_study(args.study)
     fail = _Fail(parser, study.name)
     config = base_config(args, fail)
-    options, trials = protocol_plan(args, study, config, study_options(args, fail), fail)
-    teachers = trials if study.trainable == "finetune" else teacher_trials(trial_runs(trials))
+    plan = protocol_plan(args, study, config, study_options(args, fail), fail)
     return {
-        "trials": [trial_record(trial) for trial in trials] if study.trainable != "finetune" else [],
-        "teachers": [trial_record(teacher) for teacher in teachers],
+        "trials": [trial_record(trial) for trial in plan.trials],
+        "teachers": [trial_record(teacher) for teacher in plan.teachers],
     }
 
 

@@ -1,9 +1,10 @@
-"""Teacher fine-tuning: one trial per distinct teacher spec the target study needs.
+"""Teacher fine-tuning: one trial per distinct teacher spec a study's trials need.
 
-The same trials resolve the teachers of every other study before its distillation
-trials start; `asib-sweep finetune --for STUDY` runs only this step. A trial's config
-is the CE run that trains the teacher (`finetune_config`), so its params.json shows what
-was trained; `teacher_key` and `teacher_spec` say where it goes in the cache.
+`teacher_trials` is the teacher stage of every sweep's plan (search_spaces.plan);
+`asib-sweep finetune --for STUDY` is the target study's plan without its own trials. A
+teacher trial's config is the CE run that trains the teacher (`finetune_config`), so its
+params.json shows what was trained; `teacher_key` and `teacher_spec` say where it goes
+in the cache.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def teacher_trials(configs: Iterable[RunConfig]) -> list[Trial]:
 
 
 def trials(base: RunConfig, options: StudyOptions) -> list[Trial]:
+    """The target study's trials: the plan fits the teachers they need and runs none of them."""
     from search_spaces import get_study  # the registry imports this module
 
-    target = get_study(options.target)
-    return teacher_trials(trial.config for trial in target.trials(base, options))
+    return get_study(options.target).trials(base, options)
 
 
 STUDY = Study(
@@ -50,4 +51,5 @@ STUDY = Study(
     options=("target", "overlaps", "seeds"),  # each seed of the target study has its own teachers (split_per_seed)
     trials=trials,
     tune_plan=grid_plan,
+    runs_trials=False,
 )

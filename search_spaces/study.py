@@ -114,6 +114,8 @@ class Study:
     arm_configs: ArmsFn | None = None
     """Each arm's config before seeding (the arm's preset and its `arm_settings`); studies that have
     one can be tuned (`asib-sweep tune STUDY`) and read per-arm settings from an experiment file."""
+    runs_trials: bool = True
+    """False: the sweep stops after its teacher stage (`finetune`: the teachers its trials need)."""
 
 
 def seed_values(base: RunConfig, count: int) -> list[int]:

@@ -93,7 +93,7 @@ def test_a_configuration_error_inside_a_trial_fails_it_without_retrying_its_work
          "method": {**data["method"], "name": "ce"}}
     )
     settings = SweepSettings(
-        study=STUDIES["ablation"], options=StudyOptions(seeds=1), trials=[], results_dir=tmp_path, name="bad",
+        study=STUDIES["ablation"], options=StudyOptions(seeds=1), trials=[], teachers=[], results_dir=tmp_path, name="bad",
         teacher_cache=tmp_path / "teachers", cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None,
         max_failures=3, checkpoint_every=1, resume=False,
     )

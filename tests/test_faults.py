@@ -32,7 +32,8 @@ from cluster import signals
 from cluster.local import owner_only_token
 from conftest import small_digits_config
 from search_spaces import STUDIES, StudyOptions
-from search_spaces.study import Trial
+from search_spaces.finetune import teacher_trials
+from search_spaces.study import Trial, trial_runs
 from trainables.config_errors import DETERMINISTIC_ERRORS
 from trainables.placement import DeviceError, GPUShareTooSmall, choose_device
 from trainables.reporting import checkpoint_candidates
@@ -158,7 +159,8 @@ def test_a_sigterm_after_the_teachers_fit_stops_the_sweep_before_the_study(tmp_p
     config = small_digits_config()
     trials = [Trial(name="full-s0", labels={"arm": "full", "seed": 0}, config=config)]
     settings = SweepSettings(
-        study=STUDIES["ablation"], options=StudyOptions(seeds=1), trials=trials, results_dir=tmp_path, name="s",
+        study=STUDIES["ablation"], options=StudyOptions(seeds=1), trials=trials,
+        teachers=teacher_trials(trial_runs(trials)), results_dir=tmp_path, name="s",
         teacher_cache=teacher_cache.root, cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None, max_failures=1,
         checkpoint_every=1, resume=False,
     )  # fmt: skip

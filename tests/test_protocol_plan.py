@@ -187,7 +187,7 @@ def test_the_margin_is_recorded_before_the_run(tmp_path):
     args = build_parser().parse_args(["ablation", "--margin", "0.5"])
     assert recorded_options(args, STUDIES["ablation"], TeacherCache(tmp_path))["--margin"] == 0.5  # sweep.json
     settings = SweepSettings(
-        study=STUDIES["ablation"], options=StudyOptions(margin=0.5), trials=[], results_dir=tmp_path, name="x",
+        study=STUDIES["ablation"], options=StudyOptions(margin=0.5), trials=[], teachers=[], results_dir=tmp_path, name="x",
         teacher_cache=tmp_path, cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None, max_failures=0,
         checkpoint_every=1, resume=False,
     )  # fmt: skip

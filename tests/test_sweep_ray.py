@@ -34,7 +34,8 @@ from search_spaces import STUDIES, StudyOptions
 from search_spaces.ablation import ARMS as ABLATION_ARMS
 from search_spaces.reproduce import ARMS as REPRODUCE_ARMS
 from search_spaces.sota import ARMS as SOTA_ARMS
-from search_spaces.study import Trial, grid_plan
+from search_spaces.finetune import teacher_trials
+from search_spaces.study import Trial, grid_plan, trial_runs
 from trainables import distill
 from trainables.placement import choose_device, gpu_share, trial_device
 
@@ -258,6 +259,7 @@ def test_a_trial_killed_mid_run_is_retried_from_its_checkpoint_with_identical_me
         study=STUDIES["ablation"],
         options=StudyOptions(seeds=1),
         trials=trials,
+        teachers=teacher_trials(trial_runs(trials)),
         results_dir=tmp_path,
         name="faults",
         teacher_cache=tmp_path / "teachers",
@@ -301,7 +303,8 @@ def test_a_trial_killed_mid_run_is_retried_from_its_checkpoint_with_identical_me
 
 def fault_settings(tmp_path: Path, trials: list[Trial], *, resume: bool = False, **options) -> SweepSettings:
     return SweepSettings(
-        study=STUDIES["ablation"], options=StudyOptions(seeds=1), trials=trials, results_dir=tmp_path, name="faults",
+        study=STUDIES["ablation"], options=StudyOptions(seeds=1), trials=trials,
+        teachers=teacher_trials(trial_runs(trials)), results_dir=tmp_path, name="faults",
         teacher_cache=tmp_path / "teachers", cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None,
         max_failures=1, checkpoint_every=1, resume=resume, **options,
     )  # fmt: skip

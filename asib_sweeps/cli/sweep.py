@@ -50,7 +50,8 @@ from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DE
     study_options,
 )
 from asib_sweeps.cli.trackers import chosen_trackers
-from search_spaces import Study, StudyOptions, Trial, get_study
+from search_spaces import Study, StudyOptions, get_study
+from search_spaces.plan import SweepPlan, plan_sweep
 
 if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors need neither torch nor Ray.
     from asib_sweeps.cli.sweep_runner import SweepSettings
@@ -142,54 +143,50 @@ def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: _Fail) -> None:
         fail(f"--resume: nothing to resume in {sweep_dir}")
 
 
-def plan_trials(study: Study, config: RunConfig, options: StudyOptions, fail: _Fail) -> list[Trial]:
-    """The study's trials; any data split one of them (or a teacher) cannot draw is an error now."""
+def checked_plan(study: Study, config: RunConfig, options: StudyOptions, fail: _Fail) -> SweepPlan:
+    """The sweep's plan (teachers, then trials); a trial, a teacher (a published file is read and
+    checked here) or a data split that cannot be planned is a usage error now."""
     from asib_sweeps.config import ConfigError
-    from asib_sweeps.data import DataError
-    from search_spaces.finetune import teacher_trials
-    from search_spaces.study import trial_runs
+    from asib_sweeps.data.errors import DataError
 
     try:
-        trials = study.trials(config, options)
-        runs = trial_runs(trials)
-        if study.trainable != "finetune":  # a published teacher's file is read and checked here
-            runs += [teacher.config for teacher in teacher_trials(runs)]
+        plan = plan_sweep(study, config, options)
     except (ConfigError, DataError, ValueError) as error:
         fail(f"the study's trials are not valid with these options (--config / --set / --dataset): {error}")
-    message = data_plan_error(runs)
+    message = data_plan_error(plan.runs)
     if message is not None:
         fail(f"the study's data cannot be split as configured (--config / --set / --dataset): {message}")
-    return trials
+    return plan
 
 
 def protocol_plan(
     args: argparse.Namespace, study: Study, config: RunConfig, options: StudyOptions, fail: _Fail
-) -> tuple[StudyOptions, list[Trial]]:
-    """The trials, with the experiment file's per-arm settings, after the protocol's checks (protocol_checks)."""
+) -> SweepPlan:
+    """The plan, with the experiment file's per-arm settings, after the protocol's checks (protocol_checks)."""
     check_derived_seeds(study, config, fail)
     options = with_arm_settings(args, study, config, options, fail)
     check_tuned_keys(args, study, config, options, fail)
-    trials = plan_trials(study, config, options, fail)
-    check_report_seeds(study, trials, fail)
-    return options, trials
+    plan = checked_plan(study, config, options, fail)
+    check_report_seeds(study, plan.trials, fail)
+    return plan
 
 
-def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, options: StudyOptions) -> None:
-    """Teachers to fine-tune (counted), one line per trial of the study, and `<N> trials` last."""
-    from search_spaces.finetune import teacher_trials
-    from search_spaces.study import trial_runs
+def print_dry_run(plan: SweepPlan, cache: TeacherCache) -> None:
+    """Teachers to fine-tune (counted), one line per trial the sweep would start last, and `<N> trials`.
 
-    is_finetune = study.trainable == "finetune"
-    teachers = trials if is_finetune else teacher_trials(trial_runs(trials))
-    missing = [teacher for teacher in teachers if not cache.has(teacher.name)]
+    The trials listed are the study's; a plan that stops after its teachers (`finetune`)
+    lists the fine-tunings it would run instead.
+    """
+    study, trials, options = plan.study, plan.trials, plan.options
+    missing = [teacher for teacher in plan.teachers if not cache.has(teacher.name)]
     published = [teacher for teacher in missing if "checkpoint" in teacher.extra.get("teacher_spec", {})]
     imports = f", {len(published)} published to measure" if published else ""
-    cached = len(teachers) - len(missing)
+    cached = len(plan.teachers) - len(missing)
     print(f"teachers: {len(missing) - len(published)} to fine-tune{imports}, {cached} cached in {cache.root}")
     for teacher in missing:
         if (cache.root / teacher.name).exists():
             print(f"  broken: {cache.problem(teacher.name)} (a run moves it to {cache.broken_dir}, then fine-tunes it)")
-    if not is_finetune:
+    if trials:
         for teacher in missing:
             print(f"  {'measure' if teacher in published else 'fine-tune'} {teacher.name}")
     if options.asha and "asha" in study.options:
@@ -198,7 +195,7 @@ def print_dry_run(study: Study, trials: list[Trial], cache: TeacherCache, option
         arms = list(dict.fromkeys(trial.labels["arm"] for trial in trials))
         seeds = ", ".join(map(str, trials[0].extra["selection_seeds"])) if trials else "-"
         print(f"budget: {options.budget} Optuna TPE trials per arm for {', '.join(arms)}; selection seeds {seeds}")
-    own = missing if is_finetune else trials
+    own = trials if study.runs_trials else missing
     for number, trial in enumerate(own, start=1):
         labels = " ".join(f"{key}={value}" for key, value in trial.labels.items())
         print(f"trial {number}: {labels}")
@@ -228,11 +225,11 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     check_sweep_name(name, fail)
     check_gpus_here(args, fail)
     config = base_config(args, fail)  # from here on torch is imported (the config's method registry)
-    options, trials = protocol_plan(args, study, config, options, fail)
+    plan = protocol_plan(args, study, config, options, fail)
     sweep_dir, cache, lock = check_outputs(args, name, fail)
     record = recorded_record(args, study, cache, config, sweep_dir, fail)
     if args.dry_run:
-        print_dry_run(study, trials, cache, options)
+        print_dry_run(plan, cache)
         return 0, sweep_dir
     from asib_sweeps.cli.sweep_record import write_record
     from asib_sweeps.cli.sweep_runner import run_sweep
@@ -245,13 +242,13 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         fail(str(error))
     if cluster is not None:
         return launch(args, cluster, parser=parser, study=study.name, name=name, fail=fail), sweep_dir
-    settings = sweep_settings(args, study, options, trials, name=name, cache=cache, config=config)
+    settings = sweep_settings(args, plan, name=name, cache=cache, config=config)
     with lock.held(fail), ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
         if args.address is not None:  # a joined cluster's GPUs are known only once connected
             check_gpus(args.gpus_per_trial, cluster_gpus_per_node(), f"the cluster at {args.address}", fail)
         write_record(sweep_dir, record)
         where = "a private local Ray" if cluster.started_here and args.address is None else "Ray"
-        print(f"study {study.name}: {len(trials)} trials on {where} at {cluster.address}")
+        print(f"study {study.name}: {len(plan.trials)} trials on {where} at {cluster.address}")
         print(f"results go to {settings.sweep_dir}")
         print(f"Tune storage: {settings.storage_dir}; teacher cache: {settings.teacher_cache}")
         print(access_hint(cluster.dashboard_url, cluster.auth_mode))
@@ -259,16 +256,16 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
 
 
 def sweep_settings(
-    args: argparse.Namespace, study: Study, options: StudyOptions, trials: list[Trial], *, name: str,
-    cache: TeacherCache, config: RunConfig,
+    args: argparse.Namespace, plan: SweepPlan, *, name: str, cache: TeacherCache, config: RunConfig
 ) -> SweepSettings:
-    """What the runner needs of the checked options and the planned trials."""
+    """What the runner needs of the checked options and the plan."""
     from asib_sweeps.cli.sweep_runner import SweepSettings
 
     return SweepSettings(
-        study=study,
-        options=options,
-        trials=trials,
+        study=plan.study,
+        options=plan.options,
+        trials=plan.trials,
+        teachers=plan.teachers,
         results_dir=args.results,
         name=name,
         teacher_cache=cache.root,

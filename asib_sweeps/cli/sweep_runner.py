@@ -35,9 +35,8 @@ from asib_sweeps.cli.sweep_options import DEFAULT_CHECKPOINT_EVERY_S
 from asib_sweeps.cli.trackers import DEFAULT_TRACKERS, tracker_callbacks
 from asib_sweeps.teacher_cache import TeacherCache
 from search_spaces import Study, StudyOptions, Trial, TunePlan
-from search_spaces.finetune import teacher_trials
 from cluster.signals import stop_requested
-from search_spaces.study import grid_plan, trial_runs
+from search_spaces.study import grid_plan
 from trainables import distill, finetune
 from trainables.config_errors import NonRetryableTrials, clear_markers
 
@@ -58,6 +57,9 @@ class SweepSettings:
     study: Study
     options: StudyOptions
     trials: list[Trial]
+    """The plan's study stage (search_spaces.plan.SweepPlan.trials; none for `finetune`)."""
+    teachers: list[Trial]
+    """The plan's teacher stage: every teacher the trials need, cached or not."""
     results_dir: Path
     name: str
     teacher_cache: Path
@@ -260,8 +262,8 @@ def resolve_teachers(settings: SweepSettings) -> ExperimentOutcome:
     after it (deleted from the cache since it was trained) gets a new experiment,
     `finetune-again-<n>`, since Tune does not rerun a trial that finished.
     """
-    is_study = settings.study.trainable == "finetune"
-    needed = settings.trials if is_study else teacher_trials(trial_runs(settings.trials))
+    needed = settings.teachers
+    at_top = not settings.study.runs_trials  # the sweep is its teacher stage: its tables are the sweep's
     cache = TeacherCache(settings.teacher_cache)
     for trial in needed:
         problem = cache.repair(trial.name)
@@ -285,7 +287,7 @@ def resolve_teachers(settings: SweepSettings) -> ExperimentOutcome:
             plan=plan,
             expected_trials=0 if resume else len(missing),  # a restored experiment keeps its own trial list
             settings=replace(settings, resume=resume),
-            out_dir=settings.sweep_dir if is_study and name == FINETUNE_EXPERIMENT else settings.sweep_dir / name,
+            out_dir=settings.sweep_dir if at_top and name == FINETUNE_EXPERIMENT else settings.sweep_dir / name,
         )
         missing = [trial for trial in needed if not cache.has(trial.name)]
     if missing and not outcome.interrupted:
@@ -305,7 +307,7 @@ def finetune_experiments(settings: SweepSettings) -> list[str]:
 
 
 def run_sweep(settings: SweepSettings) -> int:
-    """Teachers, then (unless the study is `finetune`) the study's trials; returns the exit code."""
+    """The plan's teacher stage, then its trials (none for `finetune`); returns the exit code."""
     if settings.study.trainable == "tune":
         from asib_sweeps.cli.tune_runner import run_tuning
 
@@ -317,7 +319,7 @@ def run_sweep(settings: SweepSettings) -> int:
         print(f"{teachers.failed} teacher fine-tuning trial(s) failed; the study's trials were not started")
         return EXIT_TRIALS_FAILED
     outcome = teachers
-    if settings.study.trainable != "finetune":
+    if settings.study.runs_trials:
         plan = settings.study.tune_plan(
             settings.trials, settings.options, experiment_constants(settings, study=settings.study.name)
         )
