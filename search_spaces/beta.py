@@ -61,6 +61,7 @@ def tune_plan(trials: list[Trial], options: StudyOptions, constants: Mapping[str
         scheduler=asha(template.config) if options.asha else None,
         metric=METRIC,
         mode=MODE,
+        progress_columns={"config/method/asib/beta": "beta"},
     )
 
 

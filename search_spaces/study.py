@@ -95,6 +95,8 @@ class TunePlan:
     scheduler: TrialScheduler | None = None
     metric: str | None = None
     mode: str | None = None
+    progress_columns: Mapping[str, str] = field(default_factory=lambda: {"variant": "variant"})
+    """Param path -> column of the console's progress table (a grid: its trial names)."""
 
 
 TrialsFn = Callable[["RunConfig", StudyOptions], list[Trial]]

@@ -229,10 +229,9 @@ def new_tuner(trainable: Any, plan: TunePlan, settings: SweepSettings, *, name: 
 
 
 def progress_reporter(plan: TunePlan) -> tune.CLIReporter:
-    """A status table: each trial's variant (or sampled beta), epoch and accuracies."""
-    columns = {"variant": "variant"} if "variant" in plan.param_space else {"config/method/asib/beta": "beta"}
+    """A status table: each trial's columns the plan names (its variant, or the sampled value), epoch and accuracies."""
     return tune.CLIReporter(
-        parameter_columns=columns,
+        parameter_columns=dict(plan.progress_columns),
         metric_columns=PROGRESS_METRICS,
         max_report_frequency=PROGRESS_EVERY_S,
         print_intermediate_tables=True,  # else decided by a global Tune verbosity a previous fit changed
