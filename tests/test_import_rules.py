@@ -6,6 +6,10 @@ packages may be in sys.modules, nor optuna: analysis may use it (Optuna's import
 evaluators, analysis.param_search) but only inside the function that needs it, so the
 page's other figures and every importer of the tables do without its import. The first
 module that brings one in is named.
+
+Then, on the source (every import statement, lazy ones included): the layering of
+docs/ARCHITECTURE.md, that nothing below the CLI imports it, and that the packages
+(asib_sweeps.<sub>, trainables, search_spaces, cluster, analysis) form no import cycle.
 """
 
 from __future__ import annotations
