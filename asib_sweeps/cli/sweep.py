@@ -40,10 +40,9 @@ from asib_sweeps.cli.protocol_checks import (
     experiment_keys,
     with_arm_settings,
 )
-from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DEFAULTS: names of this module before
+from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES: a name of this module before
     COMMANDS,
     DATASET_NAMES,
-    DEFAULTS,
     _Fail,
     build_parser,
     check_resources,
@@ -51,6 +50,7 @@ from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DE
 )
 from asib_sweeps.cli.trackers import chosen_trackers
 from search_spaces import Study, StudyOptions, Trial, get_study
+from search_spaces.options import STUDY_OPTION_SPECS
 
 if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors need neither torch nor Ray.
     from asib_sweeps.cli.sweep_runner import SweepSettings
@@ -324,15 +324,9 @@ def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache
         "--teacher-cache": str(cache.root.resolve()),
         "--track": args.track,
     }
-    flags = {"seeds": "--seeds", "samples": "--samples", "asha": "--asha", "target": "--for", "budget": "--budget"}
-    flags.update({"selection_seeds": "--selection-seeds", "margin": "--margin", "arms": "--arms"})
-    for option, flag in flags.items():
-        if option in study.options:
-            options[flag] = getattr(args, option)
-    if "tuned" in study.options:
-        options["STUDY"] = args.target
-    if "overlaps" in study.options:
-        options["--overlaps"] = getattr(args, "overlaps", None)
+    for spec in STUDY_OPTION_SPECS:  # by flag (or the positional's metavar), as given (None: not given)
+        if spec.name in study.options:
+            options[spec.flag] = getattr(args, spec.field)
     return options
 
 
