@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -19,11 +20,11 @@ from analysis.summary import adjust_family, arm_table, comparison_columns, margi
 TEACHER_TEST = re.compile(r"^teacher(\d+)_test_acc$")
 
 
-def ablation_table(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
+def ablation_table(trials: pd.DataFrame, epochs: pd.DataFrame, arm_order: Sequence[str] | None = None) -> pd.DataFrame:
     """arm_table (vs ce) plus, per rung, `gain_*` over the previous rung present (summary.COMPARISON_FIELDS on
     COMPARED; Holm's adjustment and the verdicts over the gains and the vs_ce comparisons together), `previous`, `teacher<k>_test_acc_final` (mean over seeds of the last epoch's value)
     and `wall_time_s` (mean over seeds)."""
-    table = arm_table(trials, references=("ce",), study="ablation")
+    table = arm_table(trials, references=("ce",), study="ablation", arm_order=arm_order)
     if table.empty:
         return table
     done = finished(trials)

@@ -4,7 +4,7 @@ that differ between arms, and the teachers the trials distilled from."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -44,14 +44,14 @@ def errors(trials: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def config_differences(trials: pd.DataFrame) -> pd.DataFrame:
+def config_differences(trials: pd.DataFrame, arm_order: Sequence[str] | None = None) -> pd.DataFrame:
     """Config keys whose value differs between trials (the seed aside): index key, one column per arm.
 
     A cell is the arm's value, or "<n> values in [low, high]" (numbers) / "<n> values" where it varies within the arm.
     """
     columns = [c for c in trials.columns if c.startswith(CONFIG_PREFIX) and c not in IGNORED_KEYS]
     varying = [c for c in columns if trials[c].astype("string").nunique(dropna=False) > 1]
-    arms = ordered_arms(trials["arm"].dropna(), study_of(trials))
+    arms = ordered_arms(trials["arm"].dropna(), study_of(trials), arm_order)
     table = {arm: [_cell(trials.loc[trials["arm"] == arm, c]) for c in varying] for arm in arms}
     return pd.DataFrame(table, index=pd.Index([c.removeprefix(CONFIG_PREFIX) for c in varying], name="key"))
 

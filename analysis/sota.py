@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from analysis.arms import OVERLAP_ARMS
@@ -10,9 +12,9 @@ from analysis.summary import COMPARED, OVERLAP_COLUMN, arm_table, compared_to
 
 
 
-def sota_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """arm_table in the SOTA order, with paired differences to ce and to asib."""
-    return arm_table(trials, references=compared_to("sota"), study="sota")
+def sota_table(trials: pd.DataFrame, arm_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """arm_table in the sweep's recorded order (else the SOTA order), with paired differences to ce and to asib."""
+    return arm_table(trials, references=compared_to("sota"), study="sota", arm_order=arm_order)
 
 
 def overlap_curve(trials: pd.DataFrame, metric: str = COMPARED) -> pd.DataFrame:

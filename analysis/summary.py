@@ -11,6 +11,7 @@ The sweep prints this text at its end, and `asib-report --text` prints it per sw
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -51,8 +52,13 @@ def margin_points(trials: pd.DataFrame) -> float:
     return DEFAULT_MARGIN_POINTS
 
 
-def arm_table(trials: pd.DataFrame, references: tuple[str, ...] = ("ce",), study: str | None = None) -> pd.DataFrame:
-    """One row per arm with finished trials, in the study's order.
+def arm_table(
+    trials: pd.DataFrame,
+    references: tuple[str, ...] = ("ce",),
+    study: str | None = None,
+    arm_order: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per arm with finished trials, in the sweep's recorded `arm_order` (else the study's: arms.ordered_arms).
 
     Columns: arm, n, `<accuracy>_mean` / `_std` for each of ACCURACIES, `<COMPARED>_ci_low` /
     `_ci_high` (95 % t interval), and for each reference present `vs_<ref>_` + COMPARISON_FIELDS
@@ -63,7 +69,7 @@ def arm_table(trials: pd.DataFrame, references: tuple[str, ...] = ("ce",), study
     margin = margin_points(trials)
     present = [reference for reference in references if reference in set(done["arm"])]
     rows = []
-    for arm in ordered_arms(done["arm"], study or study_of(trials)):
+    for arm in ordered_arms(done["arm"], study or study_of(trials), arm_order):
         group = done[done["arm"] == arm]
         row: dict[str, object] = {"arm": arm, "n": len(group)}
         for metric in ACCURACIES:
@@ -204,15 +210,16 @@ def legend(margin: float) -> str:
     )
 
 
-def summary_text(trials: pd.DataFrame) -> str:
-    """The console summary: a status line, then the arm table (one per class overlap where the study has one)."""
+def summary_text(trials: pd.DataFrame, arm_order: Sequence[str] | None = None) -> str:
+    """The console summary: a status line, then the arm table (one per class overlap where the study has one),
+    its arms in the sweep's recorded `arm_order` (analysis.arm_order.recorded_arm_order)."""
     counts = ", ".join(f"{status} {count}" for status, count in status_counts(trials).items() if count)
     lines = [f"{len(trials)} trials ({counts})"]
     groups = trials.groupby(OVERLAP_COLUMN, sort=True) if OVERLAP_COLUMN in trials.columns else [(None, trials)]
     compared = False
     for overlap, group in groups:
         references = compared_to(study_of(trials))
-        table = arm_table(group, references)
+        table = arm_table(group, references, arm_order=arm_order)
         compared = compared or any(column.startswith("vs_") for column in table.columns)
         if overlap is not None:
             lines.append(f"class overlap {overlap} %:")

@@ -9,13 +9,13 @@ for config values and new metrics, inferred; values of varying types become text
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from analysis.best_epoch import best_validation_epoch
 from analysis.component_effects import component_effects
 from analysis.flatten import flatten_dict
 from analysis.schema import (
@@ -129,18 +129,6 @@ def trial_status(trial: TrialFiles) -> str:
     return "RUNNING" if trial.reports else "PENDING"
 
 
-def best_validation(epochs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The epoch with the highest val_acc, the earliest of equal ones; None if none reported one."""
-    best: Mapping[str, Any] | None = None
-    for metrics in epochs:
-        value = metrics.get("val_acc")
-        if not isinstance(value, (int, float)) or math.isnan(value):
-            continue  # not reported (or not a number: the epochs table's type check names it)
-        if best is None or value > best["val_acc"]:
-            best = metrics
-    return best
-
-
 STUDENT_PHASES = ("joint", "B")
 """Phases in which the student trains; W and A epochs train only the synergy (and adapted teachers)."""
 
@@ -159,7 +147,7 @@ def phase_budget(epochs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _trial_row(trial: TrialFiles, identity: TrialIdentity, epochs: list[dict[str, Any]]) -> dict[str, Any]:
     status = trial_status(trial)
-    best = best_validation(epochs)
+    best = best_validation_epoch(epochs)
     last = epochs[-1] if epochs else {}
     row: dict[str, Any] = {
         "trial_id": identity.trial_id,

@@ -20,8 +20,10 @@ from typing import Any, NoReturn
 from asib_sweeps.cli.sweep import build_parser, run_parsed
 from asib_sweeps.cli.sweep_runner import EXIT_INTERRUPTED, EXIT_OK
 from search_spaces import STUDIES
+from search_spaces.options import STUDY_OPTION_SPECS
 
-FLAG_NAMES = {"target": "--for", "overrides": "--set"}
+STUDY_FLAGS = {spec.field: spec.flag for spec in STUDY_OPTION_SPECS if not spec.positional} | {"overrides": "--set"}
+"""Keyword -> flag where the two are not spelled alike (`target` is --for, `overrides` the --set items)."""
 
 
 class StudyOptionError(ValueError):
@@ -55,6 +57,7 @@ def run_study(study: str, **options: Any) -> Path:
     """
     if study not in STUDIES:
         raise StudyOptionError(f"study must be one of {', '.join(STUDIES)}; got study={study!r}")
+    check_study_keywords(study, options)
     parser = build_parser(_RaisingParser)
     # `tune` takes the study it tunes as its positional STUDY, which `target` names here.
     positional = [str(options.pop("target"))] if study == "tune" and "target" in options else []
@@ -66,11 +69,23 @@ def run_study(study: str, **options: Any) -> Path:
     raise SweepFailedError(f"study {study} {reason}; see {sweep_dir}", sweep_dir, code)
 
 
+def check_study_keywords(study: str, options: Mapping[str, Any]) -> None:
+    """Refuse a study option (search_spaces/options.py) that `study` does not take, naming the ones it does."""
+    taken = STUDIES[study].options
+    offered = sorted({spec.field for spec in STUDY_OPTION_SPECS if spec.name in taken})
+    for spec in STUDY_OPTION_SPECS:
+        if spec.field in options and spec.field not in offered:
+            raise StudyOptionError(
+                f"study {study} takes no option {spec.field}={options[spec.field]!r}; "
+                f"its study options: {', '.join(offered) or 'none'}"
+            )
+
+
 def option_arguments(options: Mapping[str, Any]) -> list[str]:
     """Command-line arguments for keyword options (True flags given, False ones omitted)."""
     argv: list[str] = []
     for name, value in options.items():
-        flag = FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+        flag = STUDY_FLAGS.get(name, "--" + name.replace("_", "-"))
         if name == "overrides":
             items = [f"{k}={json.dumps(v)}" for k, v in value.items()] if isinstance(value, Mapping) else value
             for item in items:

@@ -18,9 +18,10 @@ import hashlib
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
+from torch import Tensor
 
 from asib_sweeps.config import ConfigError, RunConfig
 from asib_sweeps.data import load_data
@@ -29,8 +30,15 @@ from asib_sweeps.models import PretrainedWeightsError, create_model
 from asib_sweeps.models.published import load_published_checkpoint
 from asib_sweeps.training.device import resolve_device
 
-if TYPE_CHECKING:  # teachers.py imports this module for `checkpoint_identity`
-    from asib_sweeps.teacher_cache import TeacherCache
+
+class TeacherStore(Protocol):
+    """What an import needs of the teacher cache (`teacher_cache.TeacherCache` is one). A protocol,
+    not an import: teacher_cache.py imports this module (`checkpoint_identity`), and a cycle
+    between the two is refused by tests/test_import_rules.py."""
+
+    def store(self, key: str, state_dict: dict[str, Tensor], *, metrics: dict[str, Any], spec: dict[str, Any]) -> None:
+        """Write a teacher's weights and metadata under `key`."""
+
 
 ACCURACY_TOLERANCE = 0.3
 """Percentage points between our test accuracy and the file's recorded one before a warning.
@@ -74,7 +82,7 @@ def _checked_sha256(path: str, size: int, mtime_ns: int, arch: str, num_classes:
 def import_published_teacher(
     run_config: RunConfig,
     checkpoint: str,
-    cache: TeacherCache,
+    cache: TeacherStore,
     key: str,
     spec: Mapping[str, Any],
     *,

@@ -20,43 +20,40 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from search_spaces.options import (  # noqa: F401 - the constants' old home; study modules import them here
+    DEFAULT_MARGIN_POINTS,
+    OVERLAP_PERCENTS,
+    SELECTION_SEEDS,
+    option_default,
+)
+
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler
     from ray.tune.search import Searcher
 
     from asib_sweeps.config import RunConfig
 
-OVERLAP_PERCENTS: tuple[int, ...] = (0, 25, 50, 75, 100)
-SELECTION_SEEDS = range(100, 200)
-"""Seeds reserved for choosing settings (`asib-sweep tune` uses the first --selection-seeds of them);
-report studies refuse them, so no reported number comes from a seed its settings were chosen on."""
-DEFAULT_MARGIN_POINTS = 1.0
-"""The equivalence margin of the tables' TOST verdicts, in accuracy points, unless --margin says otherwise."""
-
 TrainableName = Literal["distill", "finetune", "tune"]
 
 
 @dataclass(frozen=True)
 class StudyOptions:
-    """The per-study command-line options (each study reads only the ones it lists)."""
+    """The per-study command-line options (each study reads only the ones it lists).
 
-    seeds: int = 3
-    """Number of student seeds: base seed, base seed + 1, ..."""
-    samples: int = 32
-    """Trials Optuna proposes (beta)."""
-    asha: bool = False
-    """ASHA early stopping on val_acc (beta)."""
-    overlaps: tuple[int, ...] = OVERLAP_PERCENTS
-    """Class-overlap percentages (overlap)."""
-    target: str = "ablation"
+    Each field but `arm_settings` is set by one option of search_spaces/options.py,
+    which declares its flag, help and default (a test keeps the two in step).
+    """
+
+    seeds: int = option_default("seeds")
+    samples: int = option_default("samples")
+    asha: bool = option_default("asha")
+    overlaps: tuple[int, ...] = option_default("overlaps")
+    target: str = option_default("target")
     """The study whose teachers `finetune` trains, or whose arms `tune` tunes."""
-    budget: int = 16
-    """Optuna TPE trials per arm (tune): the same for every arm with something to tune."""
-    selection_seeds: int = 3
-    """How many of SELECTION_SEEDS each tuning trial trains (its score: their mean best val_acc)."""
-    margin: float = DEFAULT_MARGIN_POINTS
-    """Equivalence margin of the TOST verdicts in accuracy points, declared before the run."""
-    arms: tuple[str, ...] | None = None
+    budget: int = option_default("budget")
+    selection_seeds: int = option_default("selection_seeds")
+    margin: float = option_default("margin")
+    arms: tuple[str, ...] | None = option_default("arms")
     """The arms `tune` tunes (None: every arm of the study)."""
     arm_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Arm -> dotted config keys applied over that arm's preset (an experiment file's `arms:`)."""

@@ -411,3 +411,14 @@ def test_flatten_walks_dicts_and_lists_of_dicts_only() -> None:
     assert flatten_dict(nested) == {
         "optim.lr": 0.1, "optim.milestones": [1, 2], "teachers.0.arch": "a", "teachers.1.arch": "b", "seed": 0,
     }  # fmt: skip
+
+
+def test_a_recorded_arm_order_overrides_the_study_copies() -> None:
+    """The sweep's recorded order wins; arms it does not name come last, by name; without one, the study's."""
+    assert arms.ordered_arms(["ce", "ib", "zeta", "baseline"], "ablation", ("ce", "baseline")) == ["ce", "baseline", "ib", "zeta"]
+    assert arms.ordered_arms(["ce", "ib", "zeta", "baseline"], "ablation") == ["baseline", "ib", "ce", "zeta"]
+    recorded = ("ce", "full", "tadapt", "cccp", "ib", "baseline")
+    assert list(arm_table(ladder_trials(), arm_order=recorded)["arm"]) == [a for a in recorded if a in set(ladder_trials()["arm"])]
+    lines = summary_text(ladder_trials(), arm_order=recorded).splitlines()
+    shown = [line.split()[0] for line in lines if line.split() and line.split()[0] in recorded]
+    assert shown == list(arm_table(ladder_trials(), arm_order=recorded)["arm"])

@@ -6,6 +6,7 @@ puts there), so each test controls exactly which columns exist.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -120,3 +121,31 @@ def test_report_ids_are_unique_for_names_that_differ_only_in_punctuation_or_scri
     assert len(set(slugs)) == len(names)
     assert slugs[1] == "abl-1" and slugs[-1] == "ablation"  # plain names keep their readable ids
     assert all(re.fullmatch(r"[A-Za-z0-9-]+", slug) for slug in slugs)
+
+
+def test_arms_are_shown_in_the_order_the_sweep_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """sweep.json's `arms` (asib_sweeps/cli/sweep_record.py) orders the console and the report's tables;
+    without it (an older sweep) the study's own order (ib before ce) applies."""
+    trials, epochs = ablation_without_bounds()
+    write_tables(tmp_path / "old", trials, epochs)
+    write_tables(tmp_path / "new", trials, epochs)
+    (tmp_path / "new" / "sweep.json").write_text(json.dumps({"format": "asib-sweeps/sweep-record-v1", "arms": ["ce", "ib"]}))
+    assert report.main([str(tmp_path), "--text"]) == report.EXIT_OK
+    text = capsys.readouterr().out
+    new, old = text[text.index("new (ablation)") : text.index("old (ablation)")], text[text.index("old (ablation)") :]
+    assert new.index("\nce ") < new.index("\nib ")
+    assert old.index("\nib ") < old.index("\nce ")
+    assert report.main([str(tmp_path)]) == report.EXIT_OK
+    page = (tmp_path / "report.html").read_text()
+    new_page = page[page.index("id='new-ladder'") : page.index("id='old-ladder'")]
+    old_page = page[page.index("id='old-ladder'") :]
+    assert new_page.index("<td>ce</td>") < new_page.index("<td>ib</td>")
+    assert old_page.index("<td>ib</td>") < old_page.index("<td>ce</td>")
+
+
+def test_a_sweep_record_with_bad_arms_is_named_and_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trials, epochs = ablation_without_bounds()
+    write_tables(tmp_path / "bad", trials, epochs)
+    (tmp_path / "bad" / "sweep.json").write_text(json.dumps({"arms": "ce ib"}))
+    assert report.main([str(tmp_path)]) == report.EXIT_NO_RESULTS
+    assert "`arms` must be a list of arm names; got 'ce ib'" in capsys.readouterr().err

@@ -345,3 +345,19 @@ def test_track_replaces_the_default_tensorboard_and_none_turns_all_off(track, ch
     from asib_sweeps.cli.trackers import chosen_trackers
 
     assert chosen_trackers(track) == chosen
+
+
+def test_the_record_holds_the_arms_in_planned_order(tmp_path) -> None:
+    """sweep.json's `arms`: each arm once, in the order of the study's planned trials (seeds repeat arms)."""
+    from analysis.arm_order import recorded_arm_order
+    from asib_sweeps.cli.sweep_record import arm_order, with_arm_order
+
+    trials = STUDIES["ablation"].trials(default_config(), StudyOptions(seeds=2))
+    planned = arm_order(trials)
+    assert planned == ["baseline", "ib", "cccp", "tadapt", "full", "ce", "avg_kd"]
+    assert len(trials) == 2 * len(planned)
+    assert arm_order(list(reversed(trials))) == list(reversed(planned))
+    record = sweep_record(study="ablation", options={}, config=default_config())
+    write_record(tmp_path, with_arm_order(record, list(reversed(trials))))
+    assert recorded_arm_order(tmp_path) == tuple(reversed(planned))
+    assert resume_conflicts(read_record(tmp_path), record) == []  # the order is not an option a resume repeats

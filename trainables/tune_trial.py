@@ -38,7 +38,8 @@ def tune_trial(params: Mapping[str, Any]) -> None:
 
 
 def best_validation_accuracy(config: RunConfig, cache: TeacherCache) -> float:
-    """Train `config` to its end in a fresh worker state; its best val_acc."""
+    """Train `config` to its end in a fresh worker state; its best val_acc (the loop's summary,
+    so the same best epoch as the results tables: analysis.best_epoch)."""
     device = trial_device(config.runtime.device)
     with gpu_share_errors(device):
         teachers = [cache.load(key) for key in teacher_keys_used(config)]

@@ -46,7 +46,7 @@ def ablation_sections(sweep: Sweep) -> list[Section]:
 
 
 def _ladder(sweep: Sweep) -> list[Block]:
-    table = ablation_table(sweep.trials, sweep.epochs)
+    table = ablation_table(sweep.trials, sweep.epochs, sweep.arm_order)
     if table.empty:
         raise MissingData("no finished trial yet")
     readable = readable_arm_table(table)
@@ -73,7 +73,7 @@ def info_plane_blocks(sweep: Sweep, colour_by: str) -> list[Block]:
         points = info_plane_points(sweep.epochs[sweep.epochs["trial_id"].isin(finished(sweep.trials)["trial_id"])])
         if points.empty:
             raise MissingData("no finished trial reported both i_xz and i_zy_z")
-        order = ordered_arms(points["arm"], sweep.study)
+        order = ordered_arms(points["arm"], sweep.study, sweep.arm_order)
         figure = figures.info_plane(points, colour_by, order)
         caption = (
             f"{points['trial_id'].nunique()} finished trials, one point per epoch (A- and B-phase epochs alike), "
@@ -135,7 +135,7 @@ def _objective(sweep: Sweep) -> list[Block]:
         "Joint objective L_syn + L_stu (full β, eval mode) on one fixed validation batch, at each stage's end "
         "against the previous end (the first against the synergy warm-up's end). CCCP claims every stage decreases it."
     )
-    figure = component_figures.objective_per_stage(stages, ordered_arms(stages["arm"], sweep.study))
+    figure = component_figures.objective_per_stage(stages, ordered_arms(stages["arm"], sweep.study, sweep.arm_order))
     return [
         FigureBlock(f"fig-{sweep.slug}-objective", "The joint objective at each stage's end", figure),
         TableBlock("Does each stage decrease the objective?", table, caption),
@@ -153,9 +153,9 @@ def _tadapt(sweep: Sweep) -> list[Block]:
     table = summary.assign(cell=cells).pivot(index=["arm", "stage"], columns="teacher", values="cell")
     table = table.rename(columns=lambda teacher: f"teacher {teacher}: before → after (%)").reset_index()
     table.columns.name = None
-    table["arm"] = pd.Categorical(table["arm"], ordered_arms(table["arm"], "ablation"), ordered=True)
+    table["arm"] = pd.Categorical(table["arm"], ordered_arms(table["arm"], "ablation", sweep.arm_order), ordered=True)
     table = table.sort_values(["arm", "stage"]).astype({"arm": str})
-    figure = figures.teacher_preservation(summary, ordered_arms(summary["arm"], "ablation"))
+    figure = figures.teacher_preservation(summary, ordered_arms(summary["arm"], "ablation", sweep.arm_order))
     caption = "Before: at the A-phase's first epoch, before it trains; after: at its last epoch."
     blocks: list[Block] = [
         FigureBlock(f"fig-{sweep.slug}-tadapt", "Teacher validation accuracy before and after each A-phase", figure),

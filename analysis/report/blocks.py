@@ -17,12 +17,14 @@ from analysis.stats import MissingData
 
 @dataclass(frozen=True)
 class Sweep:
-    """One results folder: its name on the page (the path below the report's root) and its tables."""
+    """One results folder: its name on the page (the path below the report's root), its tables, and
+    the order its arms were planned in (analysis.arm_order.recorded_arm_order; None for an older sweep)."""
 
     name: str
     path: Path
     trials: pd.DataFrame
     epochs: pd.DataFrame
+    arm_order: tuple[str, ...] | None = None
 
     @property
     def study(self) -> str:

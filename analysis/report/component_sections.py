@@ -41,7 +41,7 @@ def _finished_epochs(sweep: Sweep) -> pd.DataFrame:
 
 def _drift(sweep: Sweep) -> list[Block]:
     by_stage = components.drift_by_stage(components.teacher_drift(_finished_epochs(sweep)))
-    arms = ordered_arms(by_stage["arm"], sweep.study)
+    arms = ordered_arms(by_stage["arm"], sweep.study, sweep.arm_order)
     caption = (
         "Weight distance of the teachers to their fine-tuned weights θ⁰ at each stage's last report, and the KL "
         "of their validation outputs before against after each A-phase; mean over teachers and seeds. Fixed "
@@ -53,7 +53,7 @@ def _drift(sweep: Sweep) -> list[Block]:
 
 def _savings(sweep: Sweep) -> list[Block]:
     savings = components.freezing_savings(sweep.trials)
-    savings = savings.set_index("arm").loc[ordered_arms(savings["arm"], sweep.study)].reset_index()
+    savings = savings.set_index("arm").loc[ordered_arms(savings["arm"], sweep.study, sweep.arm_order)].reset_index()
     columns = [column for column in components.SAVINGS if column in savings.columns]
     table = savings.copy()
     for column in columns:
@@ -74,7 +74,7 @@ def _savings(sweep: Sweep) -> list[Block]:
 
 def _query(sweep: Sweep) -> list[Block]:
     table = components.query_sensitivity(_finished_epochs(sweep))
-    arms = ordered_arms(table["arm"], sweep.study)
+    arms = ordered_arms(table["arm"], sweep.study, sweep.arm_order)
     caption = (
         "On one fixed validation batch after each epoch: the synergy's output (at τ_syn) with each sample's own "
         "student features against another sample's (the batch rolled by one), and the entropy of its attention "

@@ -39,7 +39,7 @@ def overview_section(sweeps: Sequence[Sweep]) -> Section:
         blocks.append(TableBlock("ERROR trials", failed[["sweep", "trial_id", "arm", "seed", "message"]], wrap=True))
     distilled = [s for s in sweeps if s.study != "finetune"]
     for sweep in distilled:
-        differences = config_differences(sweep.trials)
+        differences = config_differences(sweep.trials, sweep.arm_order)
         if not differences.empty:
             title = f"{sweep.name}: config keys that differ between trials"
             blocks.append(TableBlock(title, differences.reset_index(), CONFIG_CAPTION))
@@ -122,7 +122,7 @@ def _search(sweep: Sweep) -> list[Block]:
 
 def sota_sections(sweep: Sweep) -> list[Section]:
     def build() -> list[Block]:
-        table = sota_table(sweep.trials)
+        table = sota_table(sweep.trials, sweep.arm_order)
         if table.empty:
             raise MissingData("no finished trial yet")
         return [
@@ -144,7 +144,7 @@ def overlap_sections(sweep: Sweep) -> list[Section]:
             FigureBlock(f"fig-{sweep.slug}-overlap", "Accuracy against class overlap", figures.overlap_curve(curve))
         ]
         for overlap, group in sweep.trials.groupby(OVERLAP_COLUMN, sort=True):
-            table = arm_table(group, references=compared_to("overlap"), study="overlap")
+            table = arm_table(group, references=compared_to("overlap"), study="overlap", arm_order=sweep.arm_order)
             if not table.empty:
                 blocks.append(
                     TableBlock(f"{overlap} % shared classes", readable_arm_table(table, compared_to("overlap")), paired_caption(sweep))
@@ -168,7 +168,7 @@ def finetune_sections(sweep: Sweep) -> list[Section]:
 
 def _arms_sections(sweep: Sweep) -> list[Section]:
     def build() -> list[Block]:
-        table = arm_table(sweep.trials)
+        table = arm_table(sweep.trials, arm_order=sweep.arm_order)
         if table.empty:
             raise MissingData("no finished trial yet")
         return [TableBlock("Per arm", readable_arm_table(table), paired_caption(sweep))]

@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NO_RESULTS
     if args.text:
         for sweep in sweeps:
-            print(f"{sweep.name} ({sweep.study}): {summary_text(sweep.trials)}\n")
+            print(f"{sweep.name} ({sweep.study}): {summary_text(sweep.trials, sweep.arm_order)}\n")
         for name, ledger in ledgers.items():
             print(f"{name} (tuning ledger):\n{ledger_text(ledger)}\n")
         if args.out is None and args.png is None:
@@ -82,8 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def load_sweeps(root: Path) -> list[Sweep]:
     """Every readable sweep at or below root, named by its path below root (root's own name for root itself).
 
-    A sweep whose tables cannot be read is named on stderr and left out; the others are reported.
+    A sweep whose tables (or sweep.json) cannot be read is named on stderr and left out; the others are reported.
     """
+    from analysis.arm_order import recorded_arm_order
     from analysis.report.blocks import Sweep
     from analysis.results import IncompatibleResultsError, find_result_dirs, read_results
 
@@ -91,11 +92,12 @@ def load_sweeps(root: Path) -> list[Sweep]:
     for folder in find_result_dirs(root):
         try:
             trials, epochs = read_results(folder)
-        except (FileNotFoundError, IncompatibleResultsError) as error:
+            arm_order = recorded_arm_order(folder)
+        except (FileNotFoundError, IncompatibleResultsError, ValueError) as error:
             print(f"asib-report: left out {folder}: {error}", file=sys.stderr)
             continue
         name = folder.relative_to(root).as_posix() if folder != root else root.resolve().name
-        sweeps.append(Sweep(name=name, path=folder, trials=trials, epochs=epochs))
+        sweeps.append(Sweep(name=name, path=folder, trials=trials, epochs=epochs, arm_order=arm_order))
     return sweeps
 
 

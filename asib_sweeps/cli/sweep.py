@@ -40,10 +40,9 @@ from asib_sweeps.cli.protocol_checks import (
     experiment_keys,
     with_arm_settings,
 )
-from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DEFAULTS: names of this module before
+from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES: a name of this module before
     COMMANDS,
     DATASET_NAMES,
-    DEFAULTS,
     _Fail,
     build_parser,
     check_resources,
@@ -51,6 +50,7 @@ from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES and DE
 )
 from asib_sweeps.cli.trackers import chosen_trackers
 from search_spaces import Study, StudyOptions, get_study
+from search_spaces.options import STUDY_OPTION_SPECS
 from search_spaces.plan import SweepPlan, plan_sweep
 
 if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors need neither torch nor Ray.
@@ -231,7 +231,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     if args.dry_run:
         print_dry_run(plan, cache)
         return 0, sweep_dir
-    from asib_sweeps.cli.sweep_record import write_record
+    from asib_sweeps.cli.sweep_record import with_arm_order, write_record
     from asib_sweeps.cli.sweep_runner import run_sweep
     from cluster.dashboard import access_hint, auth_mode
     from cluster.local import ray_cluster
@@ -246,7 +246,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     with lock.held(fail), ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
         if args.address is not None:  # a joined cluster's GPUs are known only once connected
             check_gpus(args.gpus_per_trial, cluster_gpus_per_node(), f"the cluster at {args.address}", fail)
-        write_record(sweep_dir, record)
+        write_record(sweep_dir, with_arm_order(record, plan.trials or plan.teachers))  # what the sweep runs last
         where = "a private local Ray" if cluster.started_here and args.address is None else "Ray"
         print(f"study {study.name}: {len(plan.trials)} trials on {where} at {cluster.address}")
         print(f"results go to {settings.sweep_dir}")
@@ -321,15 +321,9 @@ def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache
         "--teacher-cache": str(cache.root.resolve()),
         "--track": args.track,
     }
-    flags = {"seeds": "--seeds", "samples": "--samples", "asha": "--asha", "target": "--for", "budget": "--budget"}
-    flags.update({"selection_seeds": "--selection-seeds", "margin": "--margin", "arms": "--arms"})
-    for option, flag in flags.items():
-        if option in study.options:
-            options[flag] = getattr(args, option)
-    if "tuned" in study.options:
-        options["STUDY"] = args.target
-    if "overlaps" in study.options:
-        options["--overlaps"] = getattr(args, "overlaps", None)
+    for spec in STUDY_OPTION_SPECS:  # by flag (or the positional's metavar), as given (None: not given)
+        if spec.name in study.options:
+            options[spec.flag] = getattr(args, spec.field)
     return options
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
@@ -19,12 +19,10 @@ from asib_sweeps.cli.input_checks import finite_float
 from asib_sweeps.catalog.data_sources import source_names
 from asib_sweeps.cli.trackers import add_track_option, tracker_problem
 from search_spaces import STUDIES, Study, StudyOptions
-from search_spaces.study import OVERLAP_PERCENTS, SELECTION_SEEDS
-from search_spaces.tuning import TUNABLE_STUDIES
+from search_spaces.options import SELECTION_SEEDS, STUDY_OPTION_SPECS, StudyOptionSpec
 
 DATASET_NAMES: tuple[str, ...] = source_names()
 """The catalog's data sources (asib_sweeps.catalog.data_sources: torch-free, so --help stays fast)."""
-DEFAULTS = StudyOptions()
 DEFAULT_CHECKPOINT_EVERY_S = 60.0
 COMMANDS = {"eval": eval_command}
 """Subcommands beside the studies; each module has add_parser(subparsers) and run(args, fail)."""
@@ -109,60 +107,38 @@ def _shared_options() -> argparse.ArgumentParser:
 
 
 def _add_study_options(sub: argparse.ArgumentParser, study: Study) -> None:
+    """The study's option group, built from the option records (search_spaces/options.py) it lists."""
     group = sub.add_argument_group(f"{study.name} options")
-    if "seeds" in study.options:
-        group.add_argument(
-            "--seeds", type=int, default=DEFAULTS.seeds, help=f"seeds per arm (default {DEFAULTS.seeds})"
-        )
-    if "samples" in study.options:
-        group.add_argument("--samples", type=int, default=DEFAULTS.samples, help=f"trials (default {DEFAULTS.samples})")
-    if "asha" in study.options:
-        group.add_argument("--asha", action="store_true", help="ASHA early stopping on val_acc")
-    if "target" in study.options:
-        targets = [name for name in STUDIES if name != study.name]
-        group.add_argument(
-            "--for", dest="target", choices=targets, default=DEFAULTS.target, help="the study whose teachers to train"
-        )
-    if "tuned" in study.options:
-        group.add_argument("target", metavar="STUDY", choices=TUNABLE_STUDIES, help="the study whose arms to tune")
-        group.add_argument(
-            "--budget", type=int, default=DEFAULTS.budget, help=f"TPE trials per arm, equal for all (default {DEFAULTS.budget})"
-        )
-    if "selection_seeds" in study.options:
-        group.add_argument(
-            "--selection-seeds",
-            type=int,
-            default=DEFAULTS.selection_seeds,
-            metavar="K",
-            help=f"each trial trains seeds {SELECTION_SEEDS.start}..{SELECTION_SEEDS.start}+K-1 and is scored on their "
-            f"mean best val_acc (default {DEFAULTS.selection_seeds})",
-        )
-    if "arms" in study.options:
-        group.add_argument("--arms", nargs="+", metavar="ARM", help="tune only these arms (default: every arm)")
-    if "margin" in study.options:
-        group.add_argument(
-            "--margin",
-            type=float,
-            default=DEFAULTS.margin,
-            metavar="POINTS",
-            help=f"equivalence margin of the tables' TOST verdicts, in accuracy points, declared before the run "
-            f"(default {DEFAULTS.margin:g})",
-        )
-    if "overlaps" in study.options:
-        group.add_argument(
-            "--overlaps",
-            type=int,
-            nargs="+",
-            metavar="P",
-            help=f"class overlaps in %% (default {' '.join(map(str, OVERLAP_PERCENTS))}; tune overlap tunes at the first)",
-        )
+    for spec in STUDY_OPTION_SPECS:
+        if spec.name in study.options:
+            group.add_argument(*_names(spec), **_argument(spec, study.name))
+
+
+def _names(spec: StudyOptionSpec) -> list[str]:
+    return [spec.field] if spec.positional else [spec.flag]
+
+
+def _argument(spec: StudyOptionSpec, study: str) -> dict[str, Any]:
+    """argparse's keywords for one option record."""
+    if spec.switch:
+        return {"action": "store_true", "help": spec.help_text()}
+    argument: dict[str, Any] = {"help": spec.help_text(), "metavar": spec.metavar}
+    if not spec.positional:
+        argument.update(dest=spec.field, default=None if spec.many else spec.default)
+    if spec.type is not None:
+        argument["type"] = spec.type
+    if spec.many:
+        argument["nargs"] = "+"
+    if spec.choices is not None:
+        argument["choices"] = spec.choices(study)
+    return argument
 
 
 def study_options(args: argparse.Namespace, fail: _Fail) -> StudyOptions:
-    for option, minimum in (("seeds", 1), ("samples", 1), ("budget", 1), ("selection_seeds", 1)):
-        value = getattr(args, option, None)
-        if value is not None and value < minimum:
-            fail(f"--{option} must be >= {minimum}, got --{option}={value}")
+    for spec in STUDY_OPTION_SPECS:
+        value = getattr(args, spec.field, None)
+        if spec.minimum is not None and value is not None and value < spec.minimum:
+            fail(f"{spec.flag} must be >= {spec.minimum}, got {spec.flag}={value}")
     selection = getattr(args, "selection_seeds", None)
     if selection is not None and selection > len(SELECTION_SEEDS):
         fail(f"--selection-seeds must be at most {len(SELECTION_SEEDS)} (seeds {SELECTION_SEEDS.start}.."
@@ -177,17 +153,10 @@ def study_options(args: argparse.Namespace, fail: _Fail) -> StudyOptions:
         bad = [p for p in overlaps if not 0 <= p <= 100]
         if bad or len(set(overlaps)) != len(overlaps):
             fail(f"--overlaps must be distinct percentages in 0..100, got --overlaps {' '.join(map(str, overlaps))}")
-    return StudyOptions(
-        seeds=getattr(args, "seeds", DEFAULTS.seeds),
-        samples=getattr(args, "samples", DEFAULTS.samples),
-        asha=getattr(args, "asha", DEFAULTS.asha),
-        overlaps=tuple(overlaps) if overlaps is not None else OVERLAP_PERCENTS,
-        target=getattr(args, "target", DEFAULTS.target),
-        budget=getattr(args, "budget", DEFAULTS.budget),
-        selection_seeds=getattr(args, "selection_seeds", DEFAULTS.selection_seeds),
-        margin=getattr(args, "margin", DEFAULTS.margin),
-        arms=tuple(args.arms) if getattr(args, "arms", None) else None,
-    )
+    given = {spec.field: getattr(args, spec.field, None) for spec in STUDY_OPTION_SPECS}
+    return StudyOptions(**{
+        field: tuple(value) if isinstance(value, list) else value for field, value in given.items() if value is not None
+    })
 
 
 class _Fail:

@@ -8,18 +8,26 @@ Passing the very same options again (the SLURM requeue path) continues the sweep
 
 Only where the sweep runs may change on resume: `--address` and
 `--dashboard/--no-dashboard` are not recorded (they change no trial and no result).
+
+The record also holds the sweep's arms in planned order (`arms`, `arm_order`), the order
+the report and the console tables show them in (analysis.arm_order.recorded_arm_order). It is
+not compared on resume: the same options plan the same trials.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis.arm_order import ARMS_FIELD, SWEEP_RECORD
+
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
+    from search_spaces.study import Trial
 
-RECORD_FILE = "sweep.json"
+RECORD_FILE = SWEEP_RECORD
 FORMAT = "asib-sweeps/sweep-record-v1"
 RESUME_MAY_CHANGE = ("--address", "--dashboard/--no-dashboard")
 ADDED_SINCE_V1 = ("--checkpoint-every-s", "--margin", "--seeds", "--track")
@@ -37,6 +45,16 @@ def sweep_record(*, study: str, options: dict[str, Any], config: RunConfig) -> d
 
     record = {"format": FORMAT, "study": study, "options": options, "config": flatten(config)}
     return json.loads(json.dumps(record))  # the JSON form (tuples as lists), as it is read back
+
+
+def arm_order(trials: Sequence[Trial]) -> list[str]:
+    """The planned trials' arms (`labels["arm"]`) in order of first appearance: how the sweep's results are shown."""
+    return list(dict.fromkeys(trial.labels["arm"] for trial in trials))
+
+
+def with_arm_order(record: dict[str, Any], trials: Sequence[Trial]) -> dict[str, Any]:
+    """The record with the sweep's arms in planned order (`arms`), as write_record should save it."""
+    return {**record, ARMS_FIELD: arm_order(trials)}
 
 
 def write_record(sweep_dir: Path, record: dict[str, Any]) -> None:

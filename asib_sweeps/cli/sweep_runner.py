@@ -28,6 +28,7 @@ from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
 from analysis.results import ResultTables, write_results
+from analysis.arm_order import recorded_arm_order
 from analysis.summary import summary_text
 from asib_sweeps.cli.results_callback import ResultTablesCallback
 from asib_sweeps.cli.stop_checkpoints import STOP_FILE, CheckpointBeforeStop
@@ -336,7 +337,7 @@ def run_sweep(settings: SweepSettings) -> int:
     if outcome.tables is None:
         print("every teacher was already in the cache; nothing to run")
         return EXIT_OK
-    print(summary_text(outcome.tables.trials))
+    print(summary_text(outcome.tables.trials, recorded_arm_order(settings.sweep_dir)))
     print(f"\nresults: {settings.sweep_dir}\nnext: asib-report {settings.sweep_dir}")
     if outcome.failed:
         print(

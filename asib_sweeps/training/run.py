@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from analysis.best_epoch import best_validation_epoch
 from asib_sweeps.config import RunConfig
 from asib_sweeps.methods.base import EpochPlan, Part
 from asib_sweeps.training.build import RunParts, build_parts
@@ -133,10 +134,10 @@ class TrainingRun:
         return self.next_epoch >= self.total_epochs
 
     def summary(self) -> dict[str, Any]:
-        """Final and best-validation metrics (the best epoch is the earliest maximum of val_acc)."""
-        if not self.history:
+        """Final and best-validation metrics (the best epoch: analysis.best_epoch, the earliest maximum of val_acc)."""
+        best = best_validation_epoch(self.history)
+        if best is None:
             return {}
-        best = max(self.history, key=lambda row: (row["val_acc"], -row["epoch"]))
         return {
             "test_acc_final": self.history[-1]["test_acc"],
             "val_acc_final": self.history[-1]["val_acc"],
@@ -230,9 +231,8 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ history and state
     def _record(self, metrics: dict[str, Any]) -> None:
-        previous_best = max((row["val_acc"] for row in self.history), default=None)
         self.history.append(metrics)
-        if self.keep_best_weights and (previous_best is None or metrics["val_acc"] > previous_best):
+        if self.keep_best_weights and best_validation_epoch(self.history) is metrics:
             self.best_student_state = copy.deepcopy(self.student.state_dict())
 
     def state_dict(self) -> dict[str, Any]:
