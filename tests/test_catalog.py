@@ -111,6 +111,17 @@ def test_the_catalog_config_and_plan_modules_import_no_torch() -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
+def test_an_entry_after_the_config_is_built_is_refused() -> None:
+    code = (
+        "import asib_sweeps.config\n"
+        "from asib_sweeps.catalog.methods import MethodEntry, add_method\n"
+        "try:\n    add_method(MethodEntry('late', 'x:Y'))\nexcept RuntimeError as error:\n    print(error)\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert "method 'late' was added after asib_sweeps.config was imported" in result.stdout
+
+
 def test_a_method_and_a_data_source_are_one_file_and_one_entry_each(tmp_path: Path) -> None:
     (tmp_path / "throwaway_plugin.py").write_text(textwrap.dedent(PLUGIN))
     result = run_python(SCRIPT, tmp_path)

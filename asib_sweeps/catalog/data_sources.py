@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asib_sweeps.catalog.late_entries import refuse_after_the_config
+
 
 @dataclass(frozen=True)
 class DataSource:
@@ -63,6 +65,7 @@ _SOURCES: list[DataSource] = [
 
 def add_source(source: DataSource) -> None:
     """Register one more data source (a plugin's); before `asib_sweeps.config` is imported."""
+    refuse_after_the_config("data source", source.name)
     if any(known.name == source.name for known in _SOURCES):
         raise ValueError(f"data source {source.name!r} is declared twice")
     _SOURCES.append(source)

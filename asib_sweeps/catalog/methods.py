@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asib_sweeps.catalog.asib_settings import ASIBSettings
+from asib_sweeps.catalog.late_entries import refuse_after_the_config
 from asib_sweeps.catalog.method_settings import (
     AEKDSettings,
     ATSettings,
@@ -145,6 +146,7 @@ _METHODS: list[MethodEntry] = [
 
 def add_method(entry: MethodEntry) -> None:
     """Register one more method (a plugin's); before `asib_sweeps.config` is imported."""
+    refuse_after_the_config("method", entry.name)
     if any(known.name == entry.name for known in _METHODS):
         raise ValueError(f"method {entry.name!r} is declared twice")
     _METHODS.append(entry)
