@@ -25,6 +25,11 @@ HEAVY = {"torch", "ray", "timm", "torchvision"}
 
 def imported_by(*argv: str, module: str = "asib_sweeps.cli.sweep", expect_exit: int = 0) -> set[str]:
     """The top-level packages a fresh `python -m module *argv` imported."""
+    return {name.split(".")[0] for name in modules_imported_by(*argv, module=module, expect_exit=expect_exit)}
+
+
+def modules_imported_by(*argv: str, module: str = "asib_sweeps.cli.sweep", expect_exit: int = 0) -> set[str]:
+    """The modules (full dotted names) a fresh `python -m module *argv` imported."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     completed = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", module, *argv],
@@ -33,7 +38,7 @@ def imported_by(*argv: str, module: str = "asib_sweeps.cli.sweep", expect_exit: 
     trace = [line for line in completed.stderr.splitlines() if line.startswith("import time:")]
     assert completed.returncode == expect_exit, completed.stderr[-3000:]
     assert trace, "python -X importtime printed no import trace"
-    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in trace}
+    return {line.rsplit("|", 1)[1].strip() for line in trace}
 
 
 @pytest.mark.parametrize(
@@ -62,11 +67,20 @@ def test_a_bad_option_is_refused_without_torch_or_ray(argv):
 
 
 @pytest.mark.parametrize("study", ["ablation", "sota", "overlap", "beta", "finetune"])
-def test_dry_run_plans_from_the_catalog_without_torch_ray_timm_or_torchvision(tmp_path, study):
-    """The plan reads the torch-free catalog, config, teacher keys and label splits: no model or tuning stack."""
-    imported = imported_by(study, "--dry-run", "--results", str(tmp_path))
-    assert {"pydantic", "sklearn", "asib_sweeps"} <= imported  # the trace is of a real plan, splits drawn
-    assert imported & {"torch", "ray", "timm", "torchvision"} == set()
+def test_dry_run_plans_from_the_catalog_without_torch_ray_timm_torchvision_or_sklearn(tmp_path, study):
+    """The plan reads the torch-free catalog, config and teacher keys, and proves the digits splits from class counts."""
+    modules = modules_imported_by(study, "--dry-run", "--results", str(tmp_path))
+    assert {"pydantic", "asib_sweeps.data.split_bounds"} <= modules  # the trace is of a real plan, splits checked
+    assert {name.split(".")[0] for name in modules} & (HEAVY | {"sklearn"}) == set()
+
+
+def test_a_dry_run_the_counts_cannot_prove_draws_the_splits_with_sklearn(tmp_path):
+    """A split the class counts cannot vouch for is drawn exactly, so its refusal is scikit-learn's own."""
+    imported = imported_by(
+        "ablation", "--dry-run", "--results", str(tmp_path), "--set", "data.val_fraction=0.001", expect_exit=2
+    )
+    assert "sklearn" in imported
+    assert imported & HEAVY == set()
 
 
 def test_report_help_imports_neither_pandas_nor_plotly():

@@ -68,7 +68,7 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capf
     assert resolve_teachers(settings).failed == 0
     outcome = run_faults(tmp_path, distill_corrupted_then_killed, trials, settings)
     assert crashed.exists() and outcome.failed == 0 and not outcome.interrupted
-    assert f"skipping an unreadable checkpoint: checkpoint " in capfd.readouterr().out
+    assert "skipping an unreadable checkpoint: checkpoint " in capfd.readouterr().out
     table, epochs = read_results(settings.sweep_dir)
     by_variant = table.set_index("param.variant")
     assert by_variant.loc["corrupted", "status"] == "TERMINATED" and by_variant.loc["corrupted", "num_failures"] == 1

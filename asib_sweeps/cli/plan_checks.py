@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
 
-"""Data sets small enough to load at plan time, so the whole split plan is checked."""
-
 
 def local_gpu_count() -> int:
     """GPUs a private local Ray would get: those torch sees (CUDA_VISIBLE_DEVICES applies)."""
@@ -55,8 +53,8 @@ def gpu_error(gpus_per_trial: float, available: float, where: str) -> str | None
 def data_plan_error(configs: Iterable[RunConfig]) -> str | None:
     """The first data split any of `configs` cannot draw, as a message; None when all can.
 
-    Every run's student subset must hold each class at least once; for sources whose labels
-    are cheap to read (digits) every split is drawn from the labels as the trials will draw it.
+    Every run's student subset must hold each class at least once; for sources whose class
+    counts or labels the catalog can give (digits), every split is checked as the trials will draw it.
     """
     from asib_sweeps.data.errors import DataError
     from asib_sweeps.data.label_plan import check_splits

@@ -19,7 +19,7 @@ from asib_sweeps.config import DataConfig
 from asib_sweeps.data.bundle import DataBundle, Split
 from asib_sweeps.data.errors import DataError
 from asib_sweeps.data.source import SourceData
-from asib_sweeps.data.positions import check_classes
+from asib_sweeps.data.split_steps import check_classes
 from asib_sweeps.data.splits import keep_classes, stratified_split
 
 

@@ -7,8 +7,6 @@ checks exactly the draws the trials make.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from sklearn.model_selection import train_test_split
 
@@ -47,17 +45,3 @@ def subset_positions(labels: np.ndarray, size: int, *, seed: int) -> np.ndarray 
             f"from {len(labels)}: {error}"
         ) from error
     return np.sort(subset)
-
-
-def check_classes(classes: Sequence[int], num_classes: int) -> None:
-    """A class subset must be non-empty, without repeats, and index the source's classes."""
-    if not classes:
-        raise DataError("data.classes must name at least one class (or be null for all); got data.classes=[]")
-    outside = sorted({index for index in classes if not 0 <= index < num_classes})
-    if outside:
-        raise DataError(
-            f"data.classes must be indices in 0..{num_classes - 1}; got data.classes={list(classes)} "
-            f"(out of range: {outside})"
-        )
-    if len(set(classes)) != len(classes):
-        raise DataError(f"data.classes must not repeat a class; got data.classes={list(classes)}")
