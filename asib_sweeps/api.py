@@ -4,26 +4,39 @@
     sweep = run_study("ablation", seeds=1, overrides={"epochs": 4}, results="results")
 
 Each keyword is the command-line option of the same name (`data_root` is
-`--data-root`, `target` is `--for`, `overrides` the `--set` items, as a mapping or
-as `KEY=VALUE` strings); the options go through the CLI's own parser and checks, so
-a bad value raises `StudyOptionError` with the CLI's message, before Ray starts.
+`--data-root`, `target` is `--for` or tune's STUDY, `overrides` the `--set` items, as a
+mapping or as `KEY=VALUE` strings). The keywords become a typed `SweepRequest`
+directly, not command-line words: pydantic checks each value's type, then the request
+takes the CLI's own path (`run_request`), so a value the CLI would refuse raises
+`StudyOptionError` with the CLI's message, before Ray starts.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_type_hints
 
-from asib_sweeps.cli.sweep import build_parser, run_parsed
+from pydantic import TypeAdapter, ValidationError
+
+from asib_sweeps.cli.sweep import run_request
+from asib_sweeps.cli.sweep_request import (
+    RUN_OPTION_FIELDS,
+    SET_SOURCE_PREFIX,
+    Fail,
+    SweepRequest,
+    study_specs,
+    with_parser_defaults,
+)
 from asib_sweeps.cli.sweep_runner import EXIT_INTERRUPTED, EXIT_OK
+from asib_sweeps.config import ConfigError
+from asib_sweeps.config_files import Layer, set_layers
 from search_spaces import STUDIES
-from search_spaces.options import STUDY_OPTION_SPECS
+from search_spaces.options import STUDY_OPTION_SPECS, StudyOptionSpec
 
-STUDY_FLAGS = {spec.field: spec.flag for spec in STUDY_OPTION_SPECS if not spec.positional} | {"overrides": "--set"}
-"""Keyword -> flag where the two are not spelled alike (`target` is --for, `overrides` the --set items)."""
+RUN_OPTION_TYPES: Mapping[str, Any] = get_type_hints(SweepRequest, localns={"Layer": Layer})
+"""Each run option's declared type, which run_study's keyword must have (or convert to)."""
 
 
 class StudyOptionError(ValueError):
@@ -38,16 +51,6 @@ class SweepFailedError(RuntimeError):
         self.sweep_dir, self.exit_code = sweep_dir, exit_code
 
 
-class _RaisingParser(argparse.ArgumentParser):
-    """argparse that raises StudyOptionError where the CLI would print and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise StudyOptionError(f"{self.prog}: {message}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise StudyOptionError((message or f"{self.prog} exited with {status}").strip())
-
-
 def run_study(study: str, **options: Any) -> Path:
     """Run `study` with the CLI's options as keywords; returns the sweep folder (its tables inside).
 
@@ -55,24 +58,43 @@ def run_study(study: str, **options: Any) -> Path:
     trials failed or the sweep was interrupted. With dry_run=True it prints the plan
     and returns the folder the sweep would write.
     """
-    if study not in STUDIES:
-        raise StudyOptionError(f"study must be one of {', '.join(STUDIES)}; got study={study!r}")
-    check_study_keywords(study, options)
-    parser = build_parser(_RaisingParser)
-    # `tune` takes the study it tunes as its positional STUDY, which `target` names here.
-    positional = [str(options.pop("target"))] if study == "tune" and "target" in options else []
-    args = parser.parse_args([study, *positional, *option_arguments(options)])
-    code, sweep_dir = run_parsed(parser, args)
+    code, sweep_dir = run_request(study_request(study, options), raising(study))
     if code == EXIT_OK:
         return sweep_dir
     reason = "was interrupted (resume with resume=True)" if code == EXIT_INTERRUPTED else "had failed trials"
     raise SweepFailedError(f"study {study} {reason}; see {sweep_dir}", sweep_dir, code)
 
 
+def raising(study: str) -> Fail:
+    """The `fail` of run_study: the message asib-sweep would print, raised as StudyOptionError."""
+
+    def fail(message: str) -> NoReturn:
+        raise StudyOptionError(f"asib-sweep {study}: error: {message}")
+
+    return fail
+
+
+def study_request(study: str, options: Mapping[str, Any]) -> SweepRequest:
+    """The typed request run_study's keywords make; StudyOptionError names a keyword or value it cannot take."""
+    if study not in STUDIES:
+        raise StudyOptionError(f"study must be one of {', '.join(STUDIES)}; got study={study!r}")
+    check_study_keywords(study, options)
+    taken = {spec.field: spec for spec in study_specs(study)}
+    unknown = [name for name in options if name not in (*taken, *RUN_OPTION_FIELDS, "overrides")]
+    if unknown:
+        raise StudyOptionError(
+            f"run_study takes no keyword {unknown[0]}={options[unknown[0]]!r}; it takes the study's options "
+            f"({', '.join(taken) or 'none'}), overrides, and {', '.join(RUN_OPTION_FIELDS)}"
+        )
+    given = {name: _typed(name, value, _study_option_type(taken[name])) for name, value in options.items() if name in taken}
+    run = {name: _typed(name, value, RUN_OPTION_TYPES[name]) for name, value in options.items() if name in RUN_OPTION_FIELDS}
+    overrides = override_layers(options.get("overrides", ()))
+    return SweepRequest(study=study, study_options=with_parser_defaults(study, given), overrides=overrides, **run)
+
+
 def check_study_keywords(study: str, options: Mapping[str, Any]) -> None:
     """Refuse a study option (search_spaces/options.py) that `study` does not take, naming the ones it does."""
-    taken = STUDIES[study].options
-    offered = sorted({spec.field for spec in STUDY_OPTION_SPECS if spec.name in taken})
+    offered = sorted(spec.field for spec in study_specs(study))
     for spec in STUDY_OPTION_SPECS:
         if spec.field in options and spec.field not in offered:
             raise StudyOptionError(
@@ -81,21 +103,33 @@ def check_study_keywords(study: str, options: Mapping[str, Any]) -> None:
             )
 
 
-def option_arguments(options: Mapping[str, Any]) -> list[str]:
-    """Command-line arguments for keyword options (True flags given, False ones omitted)."""
-    argv: list[str] = []
-    for name, value in options.items():
-        flag = STUDY_FLAGS.get(name, "--" + name.replace("_", "-"))
-        if name == "overrides":
-            items = [f"{k}={json.dumps(v)}" for k, v in value.items()] if isinstance(value, Mapping) else value
-            for item in items:
-                argv += [flag, str(item)]
-        elif value is True:
-            argv.append(flag)
-        elif value is False:
-            if name == "dashboard":
-                argv.append("--no-dashboard")
-        elif value is not None:
-            values = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
-            argv += [flag, *map(str, values)]
-    return argv
+def override_layers(overrides: Mapping[str, Any] | Sequence[str]) -> tuple[Layer, ...]:
+    """One layer per override: a mapping's values as they are (not through text), strings as `--set` reads them."""
+    if isinstance(overrides, Mapping):
+        return tuple(
+            Layer(source=f"{SET_SOURCE_PREFIX}{key}={json.dumps(value, default=str)}", values={key: value})
+            for key, value in overrides.items()
+        )
+    if isinstance(overrides, str):
+        raise StudyOptionError(f"overrides must be a mapping or a list of KEY=VALUE strings; got overrides={overrides!r}")
+    try:
+        return tuple(set_layers(overrides))
+    except ConfigError as error:
+        raise StudyOptionError(str(error)) from None
+
+
+def _study_option_type(spec: StudyOptionSpec) -> Any:
+    """The Python type a study option's keyword must have: its record's, a tuple of them, or bool for a switch."""
+    if spec.switch:
+        return bool
+    item = spec.type or str
+    return tuple[item, ...] if spec.many else item  # type: ignore[valid-type]
+
+
+def _typed(name: str, value: Any, annotation: Any) -> Any:
+    """`value` as `annotation` (pydantic's conversions: "3" -> 3, "x.yaml" -> Path), or StudyOptionError naming it."""
+    try:
+        return TypeAdapter(annotation).validate_python(value)
+    except ValidationError as error:
+        problem = "; ".join(detail["msg"] for detail in error.errors())
+        raise StudyOptionError(f"run_study keyword {name}={value!r}: {problem}") from None

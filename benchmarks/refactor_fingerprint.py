@@ -54,16 +54,14 @@ def plan_fingerprint(argv: list[str], results: Path) -> dict[str, Any]:
     Before the plan existed, a `finetune` sweep's trials were its teachers and it recorded no
     study trials; the plan's `trials` for it are empty and its `teachers` the same list.
     """
-    from asib_sweeps.cli.sweep import base_config, protocol_plan
-    from asib_sweeps.cli.sweep_options import _Fail, build_parser, study_options
+    from asib_sweeps.cli.sweep import base_config, protocol_plan, request_from_argv
+    from asib_sweeps.cli.sweep_options import study_options
     from search_spaces import get_study
 
-    parser = build_parser()
-    args = parser.parse_args([*argv, "--results", str(results), "--no-dashboard", "--track", "none"])
-    study = get_study(args.study)
-    fail = _Fail(parser, study.name)
-    config = base_config(args, fail)
-    plan = protocol_plan(args, study, config, study_options(args, fail), fail)
+    request, fail = request_from_argv([*argv, "--results", str(results), "--no-dashboard", "--track", "none"])
+    study = get_study(request.study)
+    config = base_config(request, fail)
+    plan = protocol_plan(request, study, config, study_options(request, fail), fail)
     return {
         "trials": [trial_record(trial) for trial in plan.trials],
         "teachers": [trial_record(teacher) for teacher in plan.teachers],

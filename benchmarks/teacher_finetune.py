@@ -12,7 +12,7 @@ import tempfile
 import time
 
 from asib_sweeps.config import default_config
-from asib_sweeps.teacher_cache import TeacherCache, teacher_key
+from asib_sweeps.teacher_cache import TeacherCache
 from asib_sweeps.teachers import fine_tune_teacher
 
 

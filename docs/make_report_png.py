@@ -74,17 +74,17 @@ def results_fingerprint(results: Path) -> str:
 def defaults_fingerprint() -> str:
     """The fingerprint the picture's studies would have if run now at their defaults
     (the CLI's own parser, config layering and record; nothing runs)."""
-    from asib_sweeps.cli.sweep import _Fail, base_config, build_parser, recorded_options
+    from asib_sweeps.cli.sweep import base_config, recorded_options, request_from_argv
     from asib_sweeps.cli.sweep_record import sweep_record
     from asib_sweeps.teacher_cache import TeacherCache
     from search_spaces import get_study
 
-    parser, records = build_parser(), []
+    records = []
     with tempfile.TemporaryDirectory() as results:
         for study in STUDIES:
-            args = parser.parse_args([*study, "--results", results])
-            config = base_config(args, _Fail(parser, study[0]))
-            options = recorded_options(args, get_study(study[0]), TeacherCache(Path(results) / "teachers"))
+            request, fail = request_from_argv([*study, "--results", results])
+            config = base_config(request, fail)
+            options = recorded_options(request, get_study(study[0]), TeacherCache(Path(results) / "teachers"))
             records.append(sweep_record(study=study[0], options=options, config=config))
     return fingerprint(records)
 

@@ -180,12 +180,12 @@ def test_the_api_passes_the_tuned_study_as_the_positional_study(tmp_path, capsys
 
 
 def test_the_margin_is_recorded_before_the_run(tmp_path):
-    from asib_sweeps.cli.sweep import build_parser, recorded_options
+    from asib_sweeps.cli.sweep import recorded_options, request_from_argv
     from asib_sweeps.cli.sweep_runner import SweepSettings, experiment_constants
     from asib_sweeps.teacher_cache import TeacherCache
 
-    args = build_parser().parse_args(["ablation", "--margin", "0.5"])
-    assert recorded_options(args, STUDIES["ablation"], TeacherCache(tmp_path))["--margin"] == 0.5  # sweep.json
+    request, _ = request_from_argv(["ablation", "--margin", "0.5"])
+    assert recorded_options(request, STUDIES["ablation"], TeacherCache(tmp_path))["--margin"] == 0.5  # sweep.json
     settings = SweepSettings(
         study=STUDIES["ablation"], options=StudyOptions(margin=0.5), trials=[], teachers=[], results_dir=tmp_path, name="x",
         teacher_cache=tmp_path, cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None, max_failures=0,

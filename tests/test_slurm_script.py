@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from asib_sweeps.cli.cluster_launch import driver_argv
-from asib_sweeps.cli.sweep import build_parser, main
+from asib_sweeps.cli.sweep import build_parser, main, request_from_argv
 from cluster.ray_nodes import RAY_PORT_SPAN, head_start_args, job_ports, worker_start_args
 
 TRICKY_ROOT = "/data/my set; $(touch /tmp/pwned) 'q'"
@@ -94,14 +94,14 @@ def test_driver_argv_round_trips_every_option_kind():
         "--track", "mlflow", "--track", "wandb",
     ]  # fmt: skip
     parser = build_parser()
-    args = parser.parse_args(argv)
-    rebuilt = parser.parse_args(driver_argv(parser, args, "overlap"))
-    assert vars(rebuilt) == vars(args)
-    dashboard = parser.parse_args(["beta", "--asha", "--no-dashboard", "--cluster", "c.yaml", "--no-submit"])
-    forwarded = driver_argv(parser, dashboard, "beta")
+    request, _ = request_from_argv(argv)
+    assert request_from_argv(driver_argv(parser, request))[0] == request
+    assert vars(parser.parse_args(driver_argv(parser, request))) == vars(parser.parse_args(argv))
+    dashboard, _ = request_from_argv(["beta", "--asha", "--no-dashboard", "--cluster", "c.yaml", "--no-submit"])
+    forwarded = driver_argv(parser, dashboard)
     assert forwarded == ["beta", "--asha"]  # cluster options stay on the login node; the job sets --address
-    tune = parser.parse_args(["tune", "sota", "--arms", "kd", "dkd", "--budget", "4"])
-    assert vars(parser.parse_args(driver_argv(parser, tune, "tune"))) == vars(tune)  # the positional STUDY too
+    tune, _ = request_from_argv(["tune", "sota", "--arms", "kd", "dkd", "--budget", "4"])
+    assert request_from_argv(driver_argv(parser, tune))[0] == tune  # the positional STUDY too
 
 
 def test_two_job_ids_get_disjoint_ports_and_every_ray_port_comes_from_the_block():

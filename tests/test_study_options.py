@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -38,14 +39,13 @@ def test_the_parser_offers_exactly_the_options_the_study_lists(study: str) -> No
 
 
 def test_parsed_options_become_studyoptions_with_the_records_defaults() -> None:
-    from asib_sweeps.cli.sweep_options import _Fail, study_options
+    from asib_sweeps.cli.sweep import request_from_argv
+    from asib_sweeps.cli.sweep_options import study_options
 
-    parser = build_parser()
-    args = parser.parse_args(["tune", "sota", "--budget", "3", "--arms", "dkd", "kd"])
-    options = study_options(args, _Fail(parser, "tune"))
+    options = study_options(*request_from_argv(["tune", "sota", "--budget", "3", "--arms", "dkd", "kd"]))
     assert options == StudyOptions(target="sota", budget=3, arms=("dkd", "kd"))
-    args = parser.parse_args(["finetune", "--for", "overlap", "--overlaps", "0", "50"])
-    assert study_options(args, _Fail(parser, "finetune")) == StudyOptions(target="overlap", overlaps=(0, 50))
+    options = study_options(*request_from_argv(["finetune", "--for", "overlap", "--overlaps", "0", "50"]))
+    assert options == StudyOptions(target="overlap", overlaps=(0, 50))
 
 
 def test_a_minimum_is_checked_under_the_options_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,3 +59,50 @@ def test_a_minimum_is_checked_under_the_options_flag(capsys: pytest.CaptureFixtu
 def test_run_study_refuses_a_study_option_the_study_does_not_take() -> None:
     with pytest.raises(StudyOptionError, match=r"study ablation takes no option budget=3; its study options: margin, seeds"):
         run_study("ablation", budget=3, dry_run=True)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "argv"),
+    [
+        (
+            {"target": "sota", "budget": 2, "arms": ["kd", "dkd"], "overrides": {"epochs": 4, "optim.lr": 0.05},
+             "results": "r", "track": ["mlflow", "tensorboard"], "max_concurrent": 2},
+            ["tune", "sota", "--budget", "2", "--arms", "kd", "dkd", "--set", "epochs=4", "--set", "optim.lr=0.05",
+             "--results", "r", "--track", "mlflow", "--track", "tensorboard", "--max-concurrent", "2"],
+        ),
+        ({"samples": 4, "asha": True, "gpus_per_trial": 0.5}, ["beta", "--samples", "4", "--asha", "--gpus-per-trial", "0.5"]),
+        (
+            {"overrides": ["epochs=4"], "data_root": "/d", "dataset": "cifar100", "download": True, "seeds": 2},
+            ["sota", "--set", "epochs=4", "--data-root", "/d", "--dataset", "cifar100", "--download", "--seeds", "2"],
+        ),
+        ({"target": "overlap", "overlaps": [0, 50], "no_submit": False}, ["finetune", "--for", "overlap", "--overlaps", "0", "50"]),
+        ({"dashboard": False, "resume": True, "name": "n"}, ["ablation", "--no-dashboard", "--resume", "--name", "n"]),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else "",
+)  # fmt: skip
+def test_run_studys_keywords_make_the_request_the_command_line_makes(keywords, argv) -> None:
+    """Two doors, one request: what follows (checks, plan, run) cannot tell them apart."""
+    from asib_sweeps.api import study_request
+    from asib_sweeps.cli.sweep import request_from_argv
+
+    assert study_request(argv[0], keywords) == request_from_argv(argv)[0]
+
+
+@pytest.mark.parametrize(
+    ("study", "keywords", "named"),
+    [
+        ("ablation", {"seeds": "many"}, "run_study keyword seeds='many': Input should be a valid integer"),
+        ("ablation", {"gpus_per_trial": [1]}, "run_study keyword gpus_per_trial=[1]: Input should be a valid number"),
+        ("ablation", {"sedes": 2}, "run_study takes no keyword sedes=2"),
+        ("tune", {"budget": 2}, "the study to tune (STUDY) is required; one of ablation, sota, overlap"),
+        ("tune", {"target": "beta"}, "invalid choice: 'beta' (choose from ablation, sota, overlap)"),
+        ("finetune", {"target": "nope"}, "--for: invalid choice: 'nope'"),
+        ("ablation", {"track": ["comet"]}, "--track: invalid choice: 'comet'"),
+        ("ablation", {"overrides": "epochs=4"}, "overrides must be a mapping or a list of KEY=VALUE strings"),
+        ("ablation", {"overrides": ["epochs"]}, "--set expects KEY=VALUE, got 'epochs'"),
+    ],
+)
+def test_run_study_refuses_a_keyword_naming_it_and_its_value(tmp_path, study, keywords, named) -> None:
+    with pytest.raises(StudyOptionError, match=re.escape(named)):
+        run_study(study, dry_run=True, results=str(tmp_path), **keywords)
+    assert not any(tmp_path.iterdir())

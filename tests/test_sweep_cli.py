@@ -12,12 +12,11 @@ import torch
 
 from asib_sweeps.cli.sweep import (
     COMMANDS,
-    _Fail,
     base_config,
-    build_parser,
     check_resume_record,
     main,
     recorded_options,
+    request_from_argv,
 )
 from asib_sweeps.cli.sweep_record import read_record, resume_conflicts, sweep_record, write_record
 from asib_sweeps.config import apply_overrides, default_config
@@ -266,12 +265,12 @@ def test_the_top_level_and_every_subcommand_help_prints_and_exits_0(capsys, argv
 
 def started_sweep(tmp_path, *argv: str) -> None:
     """A sweep folder as `asib-sweep ablation ARGV` leaves it once Tune has saved state."""
-    parser = build_parser()
-    args = parser.parse_args(["ablation", "--results", str(tmp_path), *argv])
-    fail = _Fail(parser, "ablation")
+    request, fail = request_from_argv(["ablation", "--results", str(tmp_path), *argv])
     study = STUDIES["ablation"]
     cache = TeacherCache(tmp_path / "teachers")
-    record = sweep_record(study="ablation", options=recorded_options(args, study, cache), config=base_config(args, fail))
+    record = sweep_record(
+        study="ablation", options=recorded_options(request, study, cache), config=base_config(request, fail)
+    )
     write_record(tmp_path / "ablation", record)
     (tmp_path / "ablation" / "tune" / "ablation").mkdir(parents=True)
 
@@ -300,12 +299,12 @@ def test_resume_with_the_saved_options_passes_the_check_however_the_config_is_sp
     started_sweep(tmp_path, "--seeds", "1", "--set", "epochs=4")
     config_file = tmp_path / "same.yaml"
     config_file.write_text("epochs: 4\n")
-    parser = build_parser()
-    args = parser.parse_args(["ablation", "--results", str(tmp_path), "--seeds", "1", "--config", str(config_file)])
-    fail = _Fail(parser, "ablation")
+    request, fail = request_from_argv(
+        ["ablation", "--results", str(tmp_path), "--seeds", "1", "--config", str(config_file)]
+    )
     cache = TeacherCache(tmp_path / "teachers")
     now = sweep_record(
-        study="ablation", options=recorded_options(args, STUDIES["ablation"], cache), config=base_config(args, fail)
+        study="ablation", options=recorded_options(request, STUDIES["ablation"], cache), config=base_config(request, fail)
     )
     check_resume_record(tmp_path / "ablation", now, resume=True, fail=fail)  # would exit 2 on a conflict
     assert resume_conflicts(read_record(tmp_path / "ablation"), now) == []

@@ -15,15 +15,15 @@ import os
 import shlex
 import sys
 import unicodedata
-from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the cluster modules (pydantic, yaml) only with --cluster, not for every --help
+    from asib_sweeps.cli.sweep_request import Fail, SweepRequest
     from cluster.slurm_config import SlurmConfig
     from cluster.slurm_script import JobScript
 
-Fail = Callable[[str], NoReturn]
 NOT_FORWARDED = {"help", "cluster", "no_submit", "dashboard", "address", "dry_run"}
 """Options the job's driver does not get: the cluster ones, and those the job sets itself."""
 DEFAULT_RESULTS = Path("results")
@@ -41,15 +41,17 @@ def add_cluster_options(group: argparse._ArgumentGroup) -> None:
     )
 
 
-def prepare_cluster(args: argparse.Namespace, fail: Fail) -> SlurmConfig | None:
-    """Load and cross-check the cluster file; point args.results at its results folder. None without --cluster."""
-    if args.cluster is None:
-        if args.no_submit:
+def prepare_cluster(request: SweepRequest, fail: Fail) -> tuple[SlurmConfig | None, SweepRequest]:
+    """Load and cross-check the cluster file (None without --cluster), and the request with the results
+    folder it names and its paths absolute (the job runs them from its own working directory)."""
+    if request.cluster is None:
+        if request.no_submit:
             fail("--no-submit needs --cluster FILE")
-        return None
-    if args.address is not None:
+        return None, request
+    if request.address is not None:
         fail("--address joins a running Ray; --cluster starts one in a SLURM job: pass one of them")
-    for option, path in (("--cluster", args.cluster), ("--results", args.results), ("--teacher-cache", args.teacher_cache)):
+    paths = (("--cluster", request.cluster), ("--results", request.results), ("--teacher-cache", request.teacher_cache))
+    for option, path in paths:
         if path is not None and any(unicodedata.category(char).startswith("C") for char in str(path)):
             fail(
                 f"{option} must not contain line breaks or other control characters (they would end a line "
@@ -58,23 +60,22 @@ def prepare_cluster(args: argparse.Namespace, fail: Fail) -> SlurmConfig | None:
     from cluster.slurm_config import SlurmConfigError, check_trial_fits, load_slurm_config
 
     try:
-        config = load_slurm_config(args.cluster)
+        config = load_slurm_config(request.cluster)
     except SlurmConfigError as error:
         fail(str(error))
-    problem = check_trial_fits(config, gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial)
+    problem = check_trial_fits(config, gpus_per_trial=request.gpus_per_trial, cpus_per_trial=request.cpus_per_trial)
     if problem:
-        fail(f"{problem} ({args.cluster})")
-    if args.dashboard is not None:  # --dashboard/--no-dashboard decide for the job's head too
-        config = config.model_copy(update={"ray": config.ray.model_copy(update={"dashboard": args.dashboard})})
+        fail(f"{problem} ({request.cluster})")
+    if request.dashboard is not None:  # --dashboard/--no-dashboard decide for the job's head too
+        config = config.model_copy(update={"ray": config.ray.model_copy(update={"dashboard": request.dashboard})})
+    results = request.results
     if config.results is not None:
-        results = Path(config.results).expanduser()
-        if args.results not in (DEFAULT_RESULTS, results):
-            fail(f"--results {args.results} differs from results: {config.results} in {args.cluster}; pass one of them")
-        args.results = results
-    args.results = args.results.resolve()
-    if args.teacher_cache is not None:
-        args.teacher_cache = args.teacher_cache.resolve()
-    return config
+        named = Path(config.results).expanduser()
+        if results not in (DEFAULT_RESULTS, named):
+            fail(f"--results {results} differs from results: {config.results} in {request.cluster}; pass one of them")
+        results = named
+    teacher_cache = request.teacher_cache.resolve() if request.teacher_cache is not None else None
+    return config, replace(request, results=results.resolve(), teacher_cache=teacher_cache)
 
 
 def study_parser(parser: argparse.ArgumentParser, study: str) -> argparse.ArgumentParser:
@@ -83,15 +84,16 @@ def study_parser(parser: argparse.ArgumentParser, study: str) -> argparse.Argume
     return subcommands.choices[study]
 
 
-def driver_argv(parser: argparse.ArgumentParser, args: argparse.Namespace, study: str) -> list[str]:
-    """The asib-sweep argv that parses back into `args` (without the cluster options)."""
+def driver_argv(parser: argparse.ArgumentParser, request: SweepRequest) -> list[str]:
+    """The asib-sweep argv that parses back into `request` (without the cluster options)."""
+    study = request.study
     actions = study_parser(parser, study)._actions
     # Positionals (tune's STUDY) right after the study, before any option with nargs="+" could take them.
-    argv = [study, *(str(getattr(args, a.dest)) for a in actions if not a.option_strings and a.dest != "help")]
+    argv = [study, *(str(request.value(a.dest)) for a in actions if not a.option_strings and a.dest != "help")]
     for action in actions:
         if not action.option_strings or action.dest in NOT_FORWARDED:
             continue
-        value = getattr(args, action.dest)
+        value = request.value(action.dest, action.default)
         if value == action.default:
             continue
         flag = max(action.option_strings, key=len)
@@ -111,15 +113,7 @@ def driver_argv(parser: argparse.ArgumentParser, args: argparse.Namespace, study
     return argv
 
 
-def launch(
-    args: argparse.Namespace,
-    config: SlurmConfig,
-    *,
-    parser: argparse.ArgumentParser,
-    study: str,
-    name: str,
-    fail: Fail,
-) -> int:
+def launch(request: SweepRequest, config: SlurmConfig, *, parser: argparse.ArgumentParser, name: str, fail: Fail) -> int:
     """Boot here inside an allocation, else write the script and (unless --no-submit) submit it."""
     from asib_sweeps.cli.status import COMMAND_FILE
     from cluster.dashboard import write_token_file
@@ -127,16 +121,17 @@ def launch(
     from cluster.slurm_script import JobScript, write_script
     from cluster.slurm_submit import SubmitError, record_job, submit
 
-    sweep_dir = args.results / name
+    assert request.cluster is not None, "launch is for a request with --cluster"
+    sweep_dir = request.results / name
     job = JobScript(
-        study=study,
+        study=request.study,
         sweep_dir=sweep_dir,
-        driver_argv=driver_argv(parser, args, study),
+        driver_argv=driver_argv(parser, request),
         python=config.python or sys.executable,
         workdir=Path.cwd(),
-        cluster_file=args.cluster.resolve(),
+        cluster_file=request.cluster.resolve(),
     )
-    if "SLURM_JOB_ID" in os.environ and not args.no_submit:
+    if "SLURM_JOB_ID" in os.environ and not request.no_submit:
         print(f"inside SLURM job {os.environ['SLURM_JOB_ID']}: booting Ray over its nodes here, submitting nothing")
         options = JobOptions(
             sweep_dir=sweep_dir,
@@ -157,7 +152,7 @@ def launch(
     token = write_token_file(job.slurm_dir / TOKEN_FILE)
     command = ["asib-sweep", *job.driver_argv, "--cluster", str(job.cluster_file)]
     (job.slurm_dir / COMMAND_FILE).write_text(shlex.join(command) + "\n")
-    if args.no_submit:
+    if request.no_submit:
         print(f"wrote {script}\nsubmit it with: sbatch {script}\ndashboard token: {token} (owner-only)")
         return 0
     try:

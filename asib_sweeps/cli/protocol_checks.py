@@ -13,22 +13,21 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from asib_sweeps.cli.sweep_options import _Fail
 from search_spaces import Study, StudyOptions, Trial, get_study
 from search_spaces.study import selection_seed_error
 
 if TYPE_CHECKING:
+    from asib_sweeps.cli.sweep_request import Fail, SweepRequest
     from asib_sweeps.config import RunConfig
 
 REPORT_STUDIES = ("ablation", "sota", "overlap", "reproduce")
 """Studies whose tables are reported: they refuse selection seeds."""
 
 
-def check_report_seeds(study: Study, trials: list[Trial], fail: _Fail) -> None:
+def check_report_seeds(study: Study, trials: list[Trial], fail: Fail) -> None:
     if study.name not in REPORT_STUDIES:
         return
     message = selection_seed_error([int(trial.labels["seed"]) for trial in trials])
@@ -36,7 +35,7 @@ def check_report_seeds(study: Study, trials: list[Trial], fail: _Fail) -> None:
         fail(message)
 
 
-def check_derived_seeds(study: Study, config: RunConfig, fail: _Fail) -> None:
+def check_derived_seeds(study: Study, config: RunConfig, fail: Fail) -> None:
     """Under split_per_seed, split_seed and the teachers' seeds must stay unset (0): the studies set them.
     The tuning needs the switch on: with one split for every seed, selection runs would share report runs' data."""
     if not config.data.split_per_seed:
@@ -57,46 +56,46 @@ def check_derived_seeds(study: Study, config: RunConfig, fail: _Fail) -> None:
 
 
 def with_arm_settings(
-    args: argparse.Namespace, study: Study, config: RunConfig, options: StudyOptions, fail: _Fail
+    request: SweepRequest, study: Study, config: RunConfig, options: StudyOptions, fail: Fail
 ) -> StudyOptions:
     """`options` with the `arms:` of --config, after checking the arms and keys they name."""
-    if args.config is None:
+    if request.config is None:
         return options
     from asib_sweeps.config import ConfigError
-    from asib_sweeps.config_files import arm_settings, read_experiment_file, set_layers
+    from asib_sweeps.config_files import arm_settings, read_experiment_file
 
     try:
-        arms = arm_settings(read_experiment_file(args.config))
-        set_keys = {key for layer in set_layers(args.overrides) for key in layer.values}
+        arms = arm_settings(read_experiment_file(request.config))
+        set_keys = {key for layer in request.overrides for key in layer.values}
     except ConfigError as error:
-        fail(f"--config {args.config}: {error}")
+        fail(f"--config {request.config}: {error}")
     if not arms:
         return options
     owner = get_study(options.target) if study.trainable == "tune" else study
     if owner.arm_configs is None:
-        fail(f"--config {args.config}: arms: applies to the studies with arms (ablation, sota, overlap); got study {study.name}")
+        fail(f"--config {request.config}: arms: applies to the studies with arms (ablation, sota, overlap); got study {study.name}")
     allowed = list(owner.arm_configs(config, options))
     for arm, values in arms.items():
         if arm not in allowed:
-            fail(f"--config {args.config}: arms.{arm}: {arm!r} is not an arm of {owner.name}; arms: {', '.join(allowed)}")
+            fail(f"--config {request.config}: arms.{arm}: {arm!r} is not an arm of {owner.name}; arms: {', '.join(allowed)}")
         clash = sorted(set(values) & set_keys)
         if clash:
-            fail(f"--set {clash[0]} and arms.{arm}.{clash[0]} in --config {args.config} set the same key; keep one")
+            fail(f"--set {clash[0]} and arms.{arm}.{clash[0]} in --config {request.config} set the same key; keep one")
     return replace(options, arm_settings=arms)
 
 
 def check_tuned_keys(
-    args: argparse.Namespace, study: Study, config: RunConfig, options: StudyOptions, fail: _Fail
+    request: SweepRequest, study: Study, config: RunConfig, options: StudyOptions, fail: Fail
 ) -> None:
     """A key the tuning samples cannot also be fixed by --set or --config: the sample would silently win."""
     if study.trainable != "tune":
         return
     from asib_sweeps.config import ConfigError
-    from asib_sweeps.config_files import read_experiment_file, set_layers
+    from asib_sweeps.config_files import read_experiment_file
     from search_spaces.tuning import tuned_keys
 
     try:
-        layers = [*(read_experiment_file(args.config) if args.config is not None else []), *set_layers(args.overrides)]
+        layers = [*(read_experiment_file(request.config) if request.config is not None else []), *request.overrides]
         sampled = tuned_keys(config, options)
     except (ConfigError, ValueError) as error:
         fail(str(error))

@@ -1,15 +1,16 @@
 """asib-sweep: run one study (teachers included) as Ray Tune experiments.
 
     asib-sweep {finetune,ablation,beta,sota,overlap,reproduce} [options]
-    asib-sweep tune {ablation,sota} --budget N [options]
+    asib-sweep tune {ablation,sota,overlap} --budget N [options]
     asib-sweep eval CHECKPOINT [options]
 
 Every option and the whole trial set are validated before Ray starts: a bad option
-exits with code 2 and a message naming it. Heavy modules are imported where they are
-used: `--help` and the option checks need neither torch nor Ray, `--dry-run` needs
-torch (the config's method registry) but not Ray. `--dry-run` prints the plan (teachers to
-fine-tune, one line per trial, and `<N> trials` last) without starting Ray. `eval`
-is not a study: it evaluates one saved checkpoint (asib_sweeps.cli.eval).
+exits with code 2 and a message naming it. The parsed words become a typed
+`SweepRequest` (asib_sweeps.cli.sweep_request), as `run_study`'s keywords do, and both
+go through `run_request`. Heavy modules are imported where they are used: `--help`, the
+option checks and `--dry-run` need neither torch nor Ray. `--dry-run` prints the plan
+(teachers to fine-tune, one line per trial, and `<N> trials` last) without starting Ray.
+`eval` is not a study: it evaluates one saved checkpoint (asib_sweeps.cli.eval).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import io
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +50,7 @@ from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES: a nam
     check_resources,
     study_options,
 )
+from asib_sweeps.cli.sweep_request import Fail, SweepRequest, request_from_args
 from asib_sweeps.cli.trackers import chosen_trackers
 from search_spaces import Study, StudyOptions, get_study
 from search_spaces.options import STUDY_OPTION_SPECS
@@ -61,7 +64,7 @@ if TYPE_CHECKING:  # Imported where they are used: `--help` and usage errors nee
     from asib_sweeps.teacher_cache import TeacherCache
 
 
-def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
+def base_config(request: SweepRequest, fail: Fail) -> RunConfig:
     """The study's base config: data-set defaults < --config (and what it extends) < data options < --set.
 
     The data set's defaults apply whichever way it is named (--dataset, data.dataset in
@@ -69,23 +72,23 @@ def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
     (asib_sweeps.cli.input_checks).
     """
     from asib_sweeps.config import ConfigError, amp_problem, default_config
-    from asib_sweeps.config_files import Layer, layered_config, set_layers
+    from asib_sweeps.config_files import Layer, layered_config
 
     try:
-        files = _experiment_file(args.config, fail) if args.config is not None else []
-        overrides = set_layers(args.overrides)
-        dataset = _dataset(args, files, overrides, fail)
+        files = _experiment_file(request.config, fail) if request.config is not None else []
+        overrides = list(request.overrides)
+        dataset = _dataset(request, files, overrides, fail)
         data_options = []
-        if args.data_root is not None:
-            data_options.append(Layer(f"--data-root {args.data_root}", {"data.root": str(args.data_root)}))
-        if args.download:
+        if request.data_root is not None:
+            data_options.append(Layer(f"--data-root {request.data_root}", {"data.root": str(request.data_root)}))
+        if request.download:
             data_options.append(Layer("--download", {"data.download": True}))
         config = layered_config(default_config(dataset), [*files, *data_options, *overrides])
     except ConfigError as error:
         fail(str(error))
     config = with_absolute_paths(config)
     check_input_files(config, fail)
-    if args.gpus_per_trial == 0:
+    if request.gpus_per_trial == 0:
         if config.runtime.device.startswith("cuda"):
             fail(f"runtime.device={config.runtime.device!r} needs --gpus-per-trial > 0")
         amp = amp_problem(config.runtime.amp, "cpu")
@@ -94,11 +97,11 @@ def base_config(args: argparse.Namespace, fail: _Fail) -> RunConfig:
     return config
 
 
-def _dataset(args: argparse.Namespace, files: list[Layer], overrides: list[Layer], fail: _Fail) -> str:
+def _dataset(request: SweepRequest, files: list[Layer], overrides: list[Layer], fail: Fail) -> str:
     """The one data set --dataset, the --config files and --set name (they must agree); digits if none does."""
     from asib_sweeps.config_files import dataset_of
 
-    named = {"--dataset": args.dataset, f"--config {args.config}": dataset_of(files), "--set": dataset_of(overrides)}
+    named = {"--dataset": request.dataset, f"--config {request.config}": dataset_of(files), "--set": dataset_of(overrides)}
     given = {source: value for source, value in named.items() if value is not None}
     for source, value in given.items():
         if value not in DATASET_NAMES:
@@ -109,7 +112,7 @@ def _dataset(args: argparse.Namespace, files: list[Layer], overrides: list[Layer
     return next(iter(given.values()), "digits")
 
 
-def _experiment_file(path: Path, fail: _Fail) -> list[Layer]:
+def _experiment_file(path: Path, fail: Fail) -> list[Layer]:
     from asib_sweeps.config import ConfigError
     from asib_sweeps.config_files import read_experiment_file
 
@@ -119,21 +122,21 @@ def _experiment_file(path: Path, fail: _Fail) -> list[Layer]:
         fail(f"--config {path}: {error}")
 
 
-def check_gpus_here(args: argparse.Namespace, fail: _Fail) -> None:
+def check_gpus_here(request: SweepRequest, fail: Fail) -> None:
     """--gpus-per-trial against the GPUs of this machine, or of the Ray this process already runs.
 
     --cluster checks against slurm.yaml's nodes, --address once connected. Counting GPUs
     imports torch, so it is skipped when no GPU is asked for (zero always fits).
     """
-    if args.address is not None or args.cluster is not None or args.gpus_per_trial == 0:
+    if request.address is not None or request.cluster is not None or request.gpus_per_trial == 0:
         return
     # A Ray this process already runs (a notebook, the tests) is where the trials go; else a private one.
     where = (cluster_gpus_per_node(), "the running Ray") if ray_is_running() else None
     available, name = where or (float(local_gpu_count()), "this machine")
-    check_gpus(args.gpus_per_trial, available, name, fail)
+    check_gpus(request.gpus_per_trial, available, name, fail)
 
 
-def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: _Fail) -> None:
+def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: Fail) -> None:
     """A new sweep never mixes into an old one's folder; --resume needs one to continue."""
     tune_dir = sweep_dir / "tune"
     started = tune_dir.is_dir() and any(tune_dir.iterdir())
@@ -143,7 +146,7 @@ def check_sweep_folder(sweep_dir: Path, *, resume: bool, fail: _Fail) -> None:
         fail(f"--resume: nothing to resume in {sweep_dir}")
 
 
-def checked_plan(study: Study, config: RunConfig, options: StudyOptions, fail: _Fail) -> SweepPlan:
+def checked_plan(study: Study, config: RunConfig, options: StudyOptions, fail: Fail) -> SweepPlan:
     """The sweep's plan (teachers, then trials); a trial, a teacher (a published file is read and
     checked here) or a data split that cannot be planned is a usage error now."""
     from asib_sweeps.config import ConfigError
@@ -160,12 +163,12 @@ def checked_plan(study: Study, config: RunConfig, options: StudyOptions, fail: _
 
 
 def protocol_plan(
-    args: argparse.Namespace, study: Study, config: RunConfig, options: StudyOptions, fail: _Fail
+    request: SweepRequest, study: Study, config: RunConfig, options: StudyOptions, fail: Fail
 ) -> SweepPlan:
     """The plan, with the experiment file's per-arm settings, after the protocol's checks (protocol_checks)."""
     check_derived_seeds(study, config, fail)
-    options = with_arm_settings(args, study, config, options, fail)
-    check_tuned_keys(args, study, config, options, fail)
+    options = with_arm_settings(request, study, config, options, fail)
+    check_tuned_keys(request, study, config, options, fail)
     plan = checked_plan(study, config, options, fail)
     check_report_seeds(study, plan.trials, fail)
     return plan
@@ -211,24 +214,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status.run(args)
     if args.study in COMMANDS:
         return COMMANDS[args.study].run(args, _Fail(parser, args.study))
-    return run_parsed(parser, args)[0]
+    fail = _Fail(parser, args.study)
+    return run_request(parsed_request(args, fail), fail)[0]
 
 
-def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, Path]:
-    """Validate the parsed options, plan the trials and run them; (exit code, sweep folder)."""
-    study = get_study(args.study)
-    fail = _Fail(parser, study.name)
-    check_resources(args, fail)
-    cluster = prepare_cluster(args, fail)
-    options = study_options(args, fail)
-    name = args.name if args.name is not None else study.name
+def request_from_argv(argv: Sequence[str]) -> tuple[SweepRequest, Fail]:
+    """The request `asib-sweep ARGV` makes, and the `fail` it reports usage errors with (scripts, the tests)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    fail = _Fail(parser, args.study)
+    return parsed_request(args, fail), fail
+
+
+def parsed_request(args: argparse.Namespace, fail: Fail) -> SweepRequest:
+    """The request asib-sweep's words make; a `--set` item that is not KEY=VALUE (or not YAML) is a usage error."""
+    if not args.overrides:
+        return request_from_args(args, ())
+    from asib_sweeps.config import ConfigError
+    from asib_sweeps.config_files import set_layers
+
+    try:
+        overrides = tuple(set_layers(args.overrides))
+    except ConfigError as error:
+        fail(str(error))
+    return request_from_args(args, overrides)
+
+
+def run_request(request: SweepRequest, fail: Fail) -> tuple[int, Path]:
+    """Check the request, plan the trials and run them; (exit code, sweep folder).
+
+    asib-sweep and `run_study` both come here: `fail` exits with code 2 for the one and
+    raises for the other.
+    """
+    study = get_study(request.study)
+    check_resources(request, fail)
+    cluster, request = prepare_cluster(request, fail)
+    request = replace(request, results=absolute(request.results))
+    options = study_options(request, fail)
+    name = request.name if request.name is not None else study.name
     check_sweep_name(name, fail)
-    check_gpus_here(args, fail)
-    config = base_config(args, fail)  # from here on torch is imported (the config's method registry)
-    plan = protocol_plan(args, study, config, options, fail)
-    sweep_dir, cache, lock = check_outputs(args, name, fail)
-    record = recorded_record(args, study, cache, config, sweep_dir, fail)
-    if args.dry_run:
+    check_gpus_here(request, fail)
+    config = base_config(request, fail)
+    plan = protocol_plan(request, study, config, options, fail)
+    sweep_dir, cache, lock = check_outputs(request, name, fail)
+    record = recorded_record(request, study, cache, config, sweep_dir, fail)
+    if request.dry_run:
         print_dry_run(plan, cache)
         return 0, sweep_dir
     from asib_sweeps.cli.sweep_record import with_arm_order, write_record
@@ -241,13 +271,13 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
     except ValueError as error:
         fail(str(error))
     if cluster is not None:
-        return launch(args, cluster, parser=parser, study=study.name, name=name, fail=fail), sweep_dir
-    settings = sweep_settings(args, plan, name=name, cache=cache, config=config)
-    with lock.held(fail), ray_cluster(address=args.address, dashboard=args.dashboard is not False) as cluster:
-        if args.address is not None:  # a joined cluster's GPUs are known only once connected
-            check_gpus(args.gpus_per_trial, cluster_gpus_per_node(), f"the cluster at {args.address}", fail)
+        return launch(request, cluster, parser=build_parser(), name=name, fail=fail), sweep_dir
+    settings = sweep_settings(request, plan, name=name, cache=cache, config=config)
+    with lock.held(fail), ray_cluster(address=request.address, dashboard=request.dashboard is not False) as cluster:
+        if request.address is not None:  # a joined cluster's GPUs are known only once connected
+            check_gpus(request.gpus_per_trial, cluster_gpus_per_node(), f"the cluster at {request.address}", fail)
         write_record(sweep_dir, with_arm_order(record, plan.trials or plan.teachers))  # what the sweep runs last
-        where = "a private local Ray" if cluster.started_here and args.address is None else "Ray"
+        where = "a private local Ray" if cluster.started_here and request.address is None else "Ray"
         print(f"study {study.name}: {len(plan.trials)} trials on {where} at {cluster.address}")
         print(f"results go to {settings.sweep_dir}")
         print(f"Tune storage: {settings.storage_dir}; teacher cache: {settings.teacher_cache}")
@@ -256,7 +286,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
 
 
 def sweep_settings(
-    args: argparse.Namespace, plan: SweepPlan, *, name: str, cache: TeacherCache, config: RunConfig
+    request: SweepRequest, plan: SweepPlan, *, name: str, cache: TeacherCache, config: RunConfig
 ) -> SweepSettings:
     """What the runner needs of the checked options and the plan."""
     from asib_sweeps.cli.sweep_runner import SweepSettings
@@ -266,68 +296,67 @@ def sweep_settings(
         options=plan.options,
         trials=plan.trials,
         teachers=plan.teachers,
-        results_dir=args.results,
+        results_dir=request.results,
         name=name,
         teacher_cache=cache.root,
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
-        max_concurrent=args.max_concurrent,
-        max_failures=args.max_failures,
-        checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
-        checkpoint_every_s=args.checkpoint_every_s,
+        cpus_per_trial=request.cpus_per_trial,
+        gpus_per_trial=request.gpus_per_trial,
+        max_concurrent=request.max_concurrent,
+        max_failures=request.max_failures,
+        checkpoint_every=request.checkpoint_every,
+        resume=request.resume,
+        checkpoint_every_s=request.checkpoint_every_s,
         experiment_keys=experiment_keys(config),
-        trackers=chosen_trackers(args.track),
+        trackers=chosen_trackers(request.track),
     )  # fmt: skip
 
 
-def check_outputs(args: argparse.Namespace, name: str, fail: _Fail) -> tuple[Path, TeacherCache, SweepLock]:
-    """The sweep folder (absolute), the teacher cache and the folder's lock, all checked; nothing is written."""
+def check_outputs(request: SweepRequest, name: str, fail: Fail) -> tuple[Path, TeacherCache, SweepLock]:
+    """The sweep folder, the teacher cache and the folder's lock, all checked; nothing is written."""
     from asib_sweeps.cli.sweep_lock import SweepLock
     from asib_sweeps.teacher_cache import TeacherCache
 
-    args.results = absolute(args.results)
-    sweep_dir = args.results / name
-    cache = TeacherCache(absolute(args.teacher_cache or args.results / DEFAULT_TEACHER_FOLDER))
+    sweep_dir = request.results / name
+    cache = TeacherCache(absolute(request.teacher_cache or request.results / DEFAULT_TEACHER_FOLDER))
     check_layout(sweep_dir, cache.root, fail)
     check_writable_folder(sweep_dir, "--results", fail)
     check_writable_folder(cache.root, "--teacher-cache", fail)
     lock = SweepLock(sweep_dir)
     lock.refuse_if_held(fail)
-    check_sweep_folder(sweep_dir, resume=args.resume, fail=fail)
+    check_sweep_folder(sweep_dir, resume=request.resume, fail=fail)
     return sweep_dir, cache, lock
 
 
 def recorded_record(
-    args: argparse.Namespace, study: Study, cache: TeacherCache, config: RunConfig, sweep_dir: Path, fail: _Fail
+    request: SweepRequest, study: Study, cache: TeacherCache, config: RunConfig, sweep_dir: Path, fail: Fail
 ) -> dict[str, object]:
     """The sweep's record (asib_sweeps.cli.sweep_record); on --resume, checked against the saved one."""
     from asib_sweeps.cli.sweep_record import sweep_record
 
-    record = sweep_record(study=study.name, options=recorded_options(args, study, cache), config=config)
-    check_resume_record(sweep_dir, record, resume=args.resume, fail=fail)
+    record = sweep_record(study=study.name, options=recorded_options(request, study, cache), config=config)
+    check_resume_record(sweep_dir, record, resume=request.resume, fail=fail)
     return record
 
 
-def recorded_options(args: argparse.Namespace, study: Study, cache: TeacherCache) -> dict[str, object]:
+def recorded_options(request: SweepRequest, study: Study, cache: TeacherCache) -> dict[str, object]:
     """The run options a resume must repeat (see asib_sweeps.cli.sweep_record)."""
     options: dict[str, object] = {
-        "--gpus-per-trial": args.gpus_per_trial,
-        "--cpus-per-trial": args.cpus_per_trial,
-        "--max-concurrent": args.max_concurrent,
-        "--max-failures": args.max_failures,
-        "--checkpoint-every": args.checkpoint_every,
-        "--checkpoint-every-s": args.checkpoint_every_s,
+        "--gpus-per-trial": request.gpus_per_trial,
+        "--cpus-per-trial": request.cpus_per_trial,
+        "--max-concurrent": request.max_concurrent,
+        "--max-failures": request.max_failures,
+        "--checkpoint-every": request.checkpoint_every,
+        "--checkpoint-every-s": request.checkpoint_every_s,
         "--teacher-cache": str(cache.root.resolve()),
-        "--track": args.track,
+        "--track": request.value("track"),
     }
     for spec in STUDY_OPTION_SPECS:  # by flag (or the positional's metavar), as given (None: not given)
         if spec.name in study.options:
-            options[spec.flag] = getattr(args, spec.field)
+            options[spec.flag] = request.value(spec.field)
     return options
 
 
-def check_resume_record(sweep_dir: Path, record: dict[str, object], *, resume: bool, fail: _Fail) -> None:
+def check_resume_record(sweep_dir: Path, record: dict[str, object], *, resume: bool, fail: Fail) -> None:
     """On --resume, every recorded option must equal the saved sweep's."""
     if not resume:
         return
@@ -348,7 +377,7 @@ def check_resume_record(sweep_dir: Path, record: dict[str, object], *, resume: b
         )
 
 
-def check_gpus(gpus_per_trial: float, available: float, where: str, fail: _Fail) -> None:
+def check_gpus(gpus_per_trial: float, available: float, where: str, fail: Fail) -> None:
     message = gpu_error(gpus_per_trial, available, where)
     if message is not None:
         fail(message)

@@ -15,15 +15,16 @@ from typing import Any, NoReturn
 from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import add_cluster_options
-from asib_sweeps.cli.input_checks import finite_float
 from asib_sweeps.catalog.data_sources import source_names
+from asib_sweeps.cli.input_checks import finite_float
+from asib_sweeps.cli.sweep_request import Fail, SweepRequest, parser_default, run_option_default, study_specs
 from asib_sweeps.cli.trackers import add_track_option, tracker_problem
 from search_spaces import STUDIES, Study, StudyOptions
-from search_spaces.options import SELECTION_SEEDS, STUDY_OPTION_SPECS, StudyOptionSpec
+from search_spaces.options import SELECTION_SEEDS, StudyOptionSpec
 
 DATASET_NAMES: tuple[str, ...] = source_names()
 """The catalog's data sources (asib_sweeps.catalog.data_sources: torch-free, so --help stays fast)."""
-DEFAULT_CHECKPOINT_EVERY_S = 60.0
+DEFAULT_CHECKPOINT_EVERY_S: float = run_option_default("checkpoint_every_s")
 COMMANDS = {"eval": eval_command}
 """Subcommands beside the studies; each module has add_parser(subparsers) and run(args, fail)."""
 
@@ -47,8 +48,24 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
 
 
 def _shared_options() -> argparse.ArgumentParser:
+    """The options every study takes, in four groups (their defaults are SweepRequest's)."""
     shared = argparse.ArgumentParser(add_help=False)
-    data = shared.add_argument_group("data and config")
+    _add_data_options(shared.add_argument_group("data and config"))
+    _add_result_options(shared.add_argument_group("results"))
+    _add_trial_options(shared.add_argument_group("trials"))
+    where = shared.add_argument_group("cluster")
+    where.add_argument("--address", help="join this running Ray cluster instead of starting a private one")
+    where.add_argument(
+        "--dashboard",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Ray dashboard on 127.0.0.1 with token auth (default: on when ray[default] is installed)",
+    )
+    add_cluster_options(where)
+    return shared
+
+
+def _add_data_options(data: argparse._ArgumentGroup) -> None:
     data.add_argument(
         "--dataset", choices=DATASET_NAMES, help="data set (default: the --config file's data.dataset, else digits)"
     )
@@ -68,8 +85,12 @@ def _shared_options() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="typed override of a config field, e.g. --set epochs=240 --set optim.lr=0.01 (repeatable)",
     )
-    out = shared.add_argument_group("results")
-    out.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
+
+
+def _add_result_options(out: argparse._ArgumentGroup) -> None:
+    out.add_argument(
+        "--results", type=Path, default=run_option_default("results"), help="results folder (default: results/)"
+    )
     out.add_argument("--name", help="sweep name, the folder under --results (default: the study)")
     out.add_argument("--teacher-cache", type=Path, help="teacher cache folder (default: <results>/teachers)")
     out.add_argument(
@@ -79,12 +100,26 @@ def _shared_options() -> argparse.ArgumentParser:
     )
     out.add_argument("--dry-run", action="store_true", help="print the teachers and trials, run nothing")
     add_track_option(out)
-    run = shared.add_argument_group("trials")
-    run.add_argument("--gpus-per-trial", type=finite_float, default=0.0, help="GPUs per trial, fractions allowed (default 0)")
-    run.add_argument("--cpus-per-trial", type=finite_float, default=1.0, help="CPUs per trial (default 1)")
+
+
+def _add_trial_options(run: argparse._ArgumentGroup) -> None:
+    run.add_argument(
+        "--gpus-per-trial", type=finite_float, default=run_option_default("gpus_per_trial"),
+        help="GPUs per trial, fractions allowed (default %(default)g)",
+    )
+    run.add_argument(
+        "--cpus-per-trial", type=finite_float, default=run_option_default("cpus_per_trial"),
+        help="CPUs per trial (default %(default)g)",
+    )
     run.add_argument("--max-concurrent", type=int, help="most trials at once (default: as many as resources allow)")
-    run.add_argument("--max-failures", type=int, default=2, help="retries of a failing trial from its checkpoint")
-    run.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (last always kept)")
+    run.add_argument(
+        "--max-failures", type=int, default=run_option_default("max_failures"),
+        help="retries of a failing trial from its checkpoint (default %(default)s)",
+    )
+    run.add_argument(
+        "--checkpoint-every", type=int, default=run_option_default("checkpoint_every"),
+        help="epochs between checkpoints (last always kept; default %(default)s)",
+    )
     run.add_argument(
         "--checkpoint-every-s",
         type=finite_float,
@@ -94,24 +129,13 @@ def _shared_options() -> argparse.ArgumentParser:
         "limit), on top of --checkpoint-every; the last epoch is always saved, and after a stop signal (SIGUSR1, "
         "SIGTERM) each running trial saves at the end of its epoch",
     )
-    where = shared.add_argument_group("cluster")
-    where.add_argument("--address", help="join this running Ray cluster instead of starting a private one")
-    where.add_argument(
-        "--dashboard",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Ray dashboard on 127.0.0.1 with token auth (default: on when ray[default] is installed)",
-    )
-    add_cluster_options(where)
-    return shared
 
 
 def _add_study_options(sub: argparse.ArgumentParser, study: Study) -> None:
     """The study's option group, built from the option records (search_spaces/options.py) it lists."""
     group = sub.add_argument_group(f"{study.name} options")
-    for spec in STUDY_OPTION_SPECS:
-        if spec.name in study.options:
-            group.add_argument(*_names(spec), **_argument(spec, study.name))
+    for spec in study_specs(study.name):
+        group.add_argument(*_names(spec), **_argument(spec, study.name))
 
 
 def _names(spec: StudyOptionSpec) -> list[str]:
@@ -124,7 +148,7 @@ def _argument(spec: StudyOptionSpec, study: str) -> dict[str, Any]:
         return {"action": "store_true", "help": spec.help_text()}
     argument: dict[str, Any] = {"help": spec.help_text(), "metavar": spec.metavar}
     if not spec.positional:
-        argument.update(dest=spec.field, default=None if spec.many else spec.default)
+        argument.update(dest=spec.field, default=parser_default(spec))
     if spec.type is not None:
         argument["type"] = spec.type
     if spec.many:
@@ -134,29 +158,43 @@ def _argument(spec: StudyOptionSpec, study: str) -> dict[str, Any]:
     return argument
 
 
-def study_options(args: argparse.Namespace, fail: _Fail) -> StudyOptions:
-    for spec in STUDY_OPTION_SPECS:
-        value = getattr(args, spec.field, None)
-        if spec.minimum is not None and value is not None and value < spec.minimum:
+def study_options(request: SweepRequest, fail: Fail) -> StudyOptions:
+    """The request's study options, checked against their records (the parser has checked types and choices
+    of the command line's; `run_study`'s keywords get the same choices checked here)."""
+    given = request.study_options
+    for spec in study_specs(request.study):
+        value = given.get(spec.field)
+        if value is None:
+            if spec.positional:
+                fail(f"the study to tune ({spec.metavar}) is required; one of {', '.join(spec.choices(request.study))}")
+            continue
+        _check_choices(spec, request.study, value, fail)
+        if spec.minimum is not None and value < spec.minimum:
             fail(f"{spec.flag} must be >= {spec.minimum}, got {spec.flag}={value}")
-    selection = getattr(args, "selection_seeds", None)
+    selection = given.get("selection_seeds")
     if selection is not None and selection > len(SELECTION_SEEDS):
         fail(f"--selection-seeds must be at most {len(SELECTION_SEEDS)} (seeds {SELECTION_SEEDS.start}.."
              f"{SELECTION_SEEDS.stop - 1}), got --selection-seeds={selection}")
-    margin = getattr(args, "margin", None)
+    margin = given.get("margin")
     if margin is not None and not (math.isfinite(margin) and 0 < margin < 100):
         fail(f"--margin must be a number of accuracy points in (0, 100), got --margin={margin:g}")
-    overlaps = getattr(args, "overlaps", None)
+    overlaps = given.get("overlaps")
     if overlaps is not None:
-        if getattr(args, "target", "overlap") != "overlap":
-            fail(f"--overlaps applies to the overlap study only; got study {args.target}")
+        if given.get("target", "overlap") != "overlap":
+            fail(f"--overlaps applies to the overlap study only; got study {given['target']}")
         bad = [p for p in overlaps if not 0 <= p <= 100]
         if bad or len(set(overlaps)) != len(overlaps):
             fail(f"--overlaps must be distinct percentages in 0..100, got --overlaps {' '.join(map(str, overlaps))}")
-    given = {spec.field: getattr(args, spec.field, None) for spec in STUDY_OPTION_SPECS}
-    return StudyOptions(**{
-        field: tuple(value) if isinstance(value, list) else value for field, value in given.items() if value is not None
-    })
+    return StudyOptions(**given)
+
+
+def _check_choices(spec: StudyOptionSpec, study: str, value: object, fail: Fail) -> None:
+    if spec.choices is None:
+        return
+    allowed = spec.choices(study)
+    for item in value if spec.many else (value,):  # type: ignore[attr-defined]
+        if item not in allowed:
+            fail(f"{spec.flag}: invalid choice: {item!r} (choose from {', '.join(allowed)})")
 
 
 class _Fail:
@@ -169,29 +207,29 @@ class _Fail:
         self.parser.exit(2, f"asib-sweep {self.study}: error: {message}\n")
 
 
-def check_resources(args: argparse.Namespace, fail: _Fail) -> None:
+def check_resources(request: SweepRequest, fail: Fail) -> None:
     """The trial resources and run options, on their own (no torch, no Ray: see check_gpus_here);
     the trackers' packages are looked up, not imported."""
-    gpus = args.gpus_per_trial
+    gpus = request.gpus_per_trial
     if gpus < 0:
         fail(f"--gpus-per-trial must be >= 0, got --gpus-per-trial={gpus:g}")
     if gpus > 1 and not float(gpus).is_integer():
         fail(f"--gpus-per-trial above 1 must be a whole number of GPUs, got --gpus-per-trial={gpus:g}")
-    if args.cpus_per_trial <= 0:
-        fail(f"--cpus-per-trial must be > 0, got --cpus-per-trial={args.cpus_per_trial:g}")
-    if args.max_concurrent is not None and args.max_concurrent < 1:
-        fail(f"--max-concurrent must be >= 1, got --max-concurrent={args.max_concurrent}")
-    if args.max_failures < 0:
-        fail(f"--max-failures must be >= 0, got --max-failures={args.max_failures}")
-    if args.checkpoint_every < 1:
-        fail(f"--checkpoint-every must be >= 1, got --checkpoint-every={args.checkpoint_every}")
-    if not math.isfinite(args.checkpoint_every_s) or args.checkpoint_every_s < 0:
+    if request.cpus_per_trial <= 0:
+        fail(f"--cpus-per-trial must be > 0, got --cpus-per-trial={request.cpus_per_trial:g}")
+    if request.max_concurrent is not None and request.max_concurrent < 1:
+        fail(f"--max-concurrent must be >= 1, got --max-concurrent={request.max_concurrent}")
+    if request.max_failures < 0:
+        fail(f"--max-failures must be >= 0, got --max-failures={request.max_failures}")
+    if request.checkpoint_every < 1:
+        fail(f"--checkpoint-every must be >= 1, got --checkpoint-every={request.checkpoint_every}")
+    if not math.isfinite(request.checkpoint_every_s) or request.checkpoint_every_s < 0:
         fail(
             "--checkpoint-every-s must be a number of seconds >= 0 (0: no time limit), "
-            f"got --checkpoint-every-s={args.checkpoint_every_s:g}"
+            f"got --checkpoint-every-s={request.checkpoint_every_s:g}"
         )
-    problem = tracker_problem(args.track)
+    problem = tracker_problem(request.track)
     if problem is not None:
         fail(problem)
-    if args.address is not None and args.dashboard is not None:
+    if request.address is not None and request.dashboard is not None:
         fail("--dashboard/--no-dashboard apply to the private Ray a sweep starts; the cluster at --address has its own")

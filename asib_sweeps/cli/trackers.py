@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,7 @@ def add_track_option(group: argparse._ArgumentGroup) -> None:
     )
 
 
-def chosen_trackers(track: list[str] | None) -> tuple[str, ...]:
+def chosen_trackers(track: Sequence[str] | None) -> tuple[str, ...]:
     """The `--track` values as a tuple without repeats; no `--track` means the default."""
     if track is None:
         return DEFAULT_TRACKERS
@@ -63,11 +64,14 @@ def chosen_trackers(track: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(track))
 
 
-def tracker_problem(track: list[str] | None) -> str | None:
-    """Why `--track` cannot be honoured (a missing package, `none` beside a tracker), or None.
+def tracker_problem(track: Sequence[str] | None) -> str | None:
+    """Why `--track` cannot be honoured (an unknown one, a missing package, `none` beside a tracker), or None.
 
     Only looks the packages up (importlib.util.find_spec), so it costs no import.
     """
+    unknown = [name for name in track or () if name not in (*TRACKERS, NO_TRACKER)]
+    if unknown:
+        return f"--track: invalid choice: {unknown[0]!r} (choose from {', '.join([*TRACKERS, NO_TRACKER])})"
     if track is not None and NO_TRACKER in track and len(set(track)) > 1:
         others = " ".join(f"--track {name}" for name in dict.fromkeys(track) if name != NO_TRACKER)
         return f"--track none turns every tracker off; it cannot go with {others}"
