@@ -5,7 +5,7 @@ its keywords (asib_sweeps.api) without the parser. The checks, the plan, the run
 SLURM job's own command line all read the request, so the two doors lead to one path.
 The run options' defaults live here and the parser takes them from here.
 
-Standard library only: `asib-sweep --help` builds its parser from this module's defaults.
+No config, torch or Ray here: `asib-sweep --help` builds its parser from this module's defaults.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 Fail = Callable[[str], NoReturn]
 """Reports a usage error and does not return: asib-sweep exits with code 2, `run_study` raises."""
 SET_SOURCE_PREFIX = "--set "
-"""How an override layer's source starts; the rest is its KEY=VALUE, as a job's command line repeats it."""
+"""How an override layer's source starts (`config_files.set_layers` names them so); the rest is its
+KEY=VALUE, as a job's command line repeats it."""
 
 
 @dataclass(frozen=True)
