@@ -87,7 +87,9 @@ def study_request(study: str, options: Mapping[str, Any]) -> SweepRequest:
             f"({', '.join(taken) or 'none'}), overrides, and {', '.join(RUN_OPTION_FIELDS)}"
         )
     given = {name: _typed(name, value, _study_option_type(taken[name])) for name, value in options.items() if name in taken}
-    run = {name: _typed(name, value, RUN_OPTION_TYPES[name]) for name, value in options.items() if name in RUN_OPTION_FIELDS}
+    run = {
+        name: _typed(name, value, RUN_OPTION_TYPES[name]) for name, value in options.items() if name in RUN_OPTION_FIELDS
+    }
     overrides = override_layers(options.get("overrides", ()))
     return SweepRequest(study=study, study_options=with_parser_defaults(study, given), overrides=overrides, **run)
 
