@@ -111,7 +111,7 @@ if [[ $mode == cpu ]]; then
     fi
     pipeline_args=(--images 1000 --repeats 2 --workers 1)
     packing_args=(--cpu)
-    reproduce_args=(--config "$repo/configs/cifar100/reproduce-resnet56-resnet20.yaml" --train 400 --test 100
+    reproduce_args=(--config "$repo/configs/cifar100/reproduce-resnet56-resnet20.yaml" --train 200 --test 100
         --epochs 1 --gpus-per-trial 0)
     limits=(120 180 60 240 480)  # generous: a loaded 2-core machine took over 150 s for packing, 275 s for reproduce
 else

@@ -2,7 +2,8 @@
 nothing is logged as an error, and the page requests nothing but itself.
 
 The sweeps are real `asib-sweep` runs (tiny digits ablation and beta study, each in its own
-process session, ended by id); they run once per test session. Chromium is Debian's
+process session, ended by id); they run once per test session, the beta sweep beside the
+ablation's trials once the ablation cached the teachers both use. Chromium is Debian's
 /usr/bin/chromium, which .ci/run installs; playwright drives it and never downloads one.
 """
 
@@ -12,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,35 +34,63 @@ TINY = [
     "--set", "method.asib.synergy_warmup_steps=8", "--set", "method.asib.a_min_steps=8",
 ]  # fmt: skip
 STUDIES = {"ablation": ["--seeds", "2"], "beta": ["--samples", "2", "--seeds", "2"]}
+SWEEP_TIMEOUT_S = 600
+"""Both sweeps together (each took 420 s at most when they ran one after the other)."""
 needs_chromium = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} absent (.ci/run installs chromium)")
 
 
-def run_in_own_session(command: list[str], *, timeout_s: float) -> subprocess.CompletedProcess:
-    """Run a CLI in a new process session; on timeout, end the whole session (Ray's workers too)."""
+def start_in_own_session(command: list[str], log: Path) -> subprocess.Popen:
+    """Start a CLI in a new process session, its output into `log` (a file: nobody reads a pipe while it runs)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_AUTH")}
     env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            command, cwd=REPO, env=env, text=True, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def finish(process: subprocess.Popen, log: Path, *, deadline: float) -> str:
+    """Its output once it ended with code 0; past `deadline` (monotonic), end its whole session (Ray's workers too)."""
     try:
-        output, _ = process.communicate(timeout=timeout_s)
+        process.wait(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        raise AssertionError(f"{' '.join(command)} ran over {timeout_s} s:\n{output[-3000:]}") from None
-    return subprocess.CompletedProcess(command, process.returncode, output, "")
+        process.wait()
+        raise AssertionError(f"{' '.join(process.args)} ran past its time:\n{log.read_text()[-3000:]}") from None
+    output = log.read_text()
+    assert process.returncode == 0, output[-3000:]
+    return output
 
 
 @pytest.fixture(scope="session")
 def real_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """results/ablation and results/beta from real tiny sweeps (teachers shared), and each sweep's output."""
+    """results/ablation and results/beta from real tiny sweeps (teachers shared), and each sweep's output.
+
+    The beta sweep starts once the ablation's own experiment has started, i.e. once the
+    ablation fine-tuned and cached the teachers both studies use (same seeds, same keys),
+    and runs beside the ablation's trials on its own private Ray: the two start-ups and
+    the two sets of trials overlap instead of following each other.
+    """
     results = tmp_path_factory.mktemp("report-results")
-    outputs = {}
-    for study, options in STUDIES.items():
-        command = [sys.executable, "-m", "asib_sweeps.cli.sweep", study, *options, "--results", str(results), *TINY]
-        completed = run_in_own_session(command, timeout_s=420)
-        assert completed.returncode == 0, completed.stdout[-3000:]
-        outputs[study] = completed.stdout
+    logs = tmp_path_factory.mktemp("report-sweep-logs")
+    commands = {
+        study: [sys.executable, "-m", "asib_sweeps.cli.sweep", study, *options, "--results", str(results), *TINY]
+        for study, options in STUDIES.items()
+    }
+    deadline = time.monotonic() + SWEEP_TIMEOUT_S
+    processes = {"ablation": start_in_own_session(commands["ablation"], logs / "ablation.log")}
+    try:
+        teachers_done = results / "ablation" / "tune" / "ablation"  # Tune's folder of the study's own trials
+        while not teachers_done.is_dir() and processes["ablation"].poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        processes["beta"] = start_in_own_session(commands["beta"], logs / "beta.log")
+        outputs = {study: finish(processes[study], logs / f"{study}.log", deadline=deadline) for study in STUDIES}
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    assert "teachers: 0 to fine-tune, 4 cached in" in outputs["beta"]  # the ablation's teachers, not its own
     return results, outputs
 
 

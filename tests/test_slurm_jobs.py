@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_sweep_processes import LONGER_TRIALS, fetch
+from test_sweep_processes import fetch
 
 from analysis.results import read_results
 from cluster.ray_nodes import job_ports
@@ -41,6 +41,18 @@ TINY = [
 ]
 """Tiny study settings; `--seeds 1` also keeps the in-allocation finetune to the ablation's two teachers
 (under data.split_per_seed each seed fits its own)."""
+CUT_TRIALS = ["--set", "epochs=8"]
+"""The cut job's trials: long enough that the cut lands mid-sweep, short enough that little is left to
+run after the restart. The cut comes once a finished trial shows in trials.parquet, which lags its end by
+up to ~15 s (Tune saves its experiment state every >= 10 s; the tables are rewritten at most every 5 s).
+With 8 epochs the first pair (baseline, ib) ends ~10 s into the sweep and the whole sweep takes ~35 s
+(three ASIB rungs of 16 reported epochs each), so the cut leaves trials unfinished (asserted) with some
+20 s to spare; at 6 epochs a measured cut left only ~10 s. 12 epochs (test_sweep_processes'
+LONGER_TRIALS) made the resumed half alone take ~50 s."""
+POLL_S = 0.5
+"""Between two looks at a job's state: squeue answers in milliseconds."""
+REVOKED_CREDENTIAL_S = 1.1
+"""From seeing a requeued job PENDING to starting it: past the second in which the requeue revoked its credential."""
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL"}
 
 
@@ -69,7 +81,7 @@ def wait_for(job_id: int, states: set[str], *, timeout_s: float) -> str:
         state = job_state(job_id)
         if state in states:
             return state
-        time.sleep(2)
+        time.sleep(POLL_S)
     subprocess.run(["scancel", str(job_id)], check=False)
     raise AssertionError(f"job {job_id} not in {sorted(states)} within {timeout_s} s (last: {state})")
 
@@ -153,9 +165,9 @@ def test_a_submitted_study_runs_in_the_job_and_writes_its_tables(workspace, fini
 
 def test_the_time_limit_signal_saves_requeues_and_resumes_every_trial_once(workspace, finished_job):
     sweep = workspace / "results" / "cut"
-    # Trials long enough that the others still run once the first shows as finished (test_sweep_processes).
+    # Trials long enough that the others still run once the first shows as finished (CUT_TRIALS).
     job_id = submit(
-        workspace / "slurm.yaml", "--name", "cut", "--teacher-cache", str(workspace / "teachers"), *LONGER_TRIALS
+        workspace / "slurm.yaml", "--name", "cut", "--teacher-cache", str(workspace / "teachers"), *CUT_TRIALS
     )
     deadline = time.monotonic() + 600
     while True:  # until some trials finished, the others not
@@ -164,7 +176,7 @@ def test_the_time_limit_signal_saves_requeues_and_resumes_every_trial_once(works
             before, _ = read_results(sweep)
             if (before["status"] == "TERMINATED").sum() >= 1:
                 break
-        time.sleep(1)
+        time.sleep(POLL_S)
     # What SLURM sends at the time limit (--signal=B:USR1@grace): USR1 to the batch step only.
     subprocess.run(
         ["scancel", "--batch", f"--signal={signal.SIGUSR1.name.removeprefix('SIG')}", str(job_id)], check=True
@@ -175,7 +187,10 @@ def test_the_time_limit_signal_saves_requeues_and_resumes_every_trial_once(works
     assert "USR1 received" in first_run and f"requeueing job {job_id}" in first_run
     saved, saved_epochs = read_results(sweep)
     assert (saved["status"] == "TERMINATED").sum() < 7, "the job finished before the signal; nothing was cut"
-    # SLURM holds a requeued job back for a while (BeginTime); start it now.
+    # SLURM holds a requeued job back for a while (BeginTime); start it now, but in a later second than
+    # the requeue: slurmd refuses a credential issued in the second its job's last one was revoked ("Job
+    # credential revoked", the job FAILED at once; seen when the restart followed the requeue within 0.7 s).
+    time.sleep(REVOKED_CREDENTIAL_S)
     subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
     assert wait_for(job_id, ENDED, timeout_s=600) == "COMPLETED", scontrol(job_id)
     assert "Restarts=1" in scontrol(job_id)
