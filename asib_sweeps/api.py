@@ -20,11 +20,11 @@ from typing import Any, NoReturn, get_type_hints
 
 from pydantic import TypeAdapter, ValidationError
 
+from asib_sweeps.cli.input_checks import Fail
 from asib_sweeps.cli.sweep import run_request
 from asib_sweeps.cli.sweep_request import (
     RUN_OPTION_FIELDS,
     SET_SOURCE_PREFIX,
-    Fail,
     SweepRequest,
     study_specs,
     with_parser_defaults,

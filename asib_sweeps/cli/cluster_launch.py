@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the cluster modules (pydantic, yaml) only with --cluster, not for every --help
-    from asib_sweeps.cli.sweep_request import Fail, SweepRequest
+    from asib_sweeps.cli.input_checks import Fail
+    from asib_sweeps.cli.sweep_request import SweepRequest
     from cluster.slurm_config import SlurmConfig
     from cluster.slurm_script import JobScript
 

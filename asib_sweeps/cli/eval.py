@@ -12,7 +12,9 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from asib_sweeps.cli.input_checks import Fail
 
 if TYPE_CHECKING:  # torch and the rest only when a checkpoint is evaluated, not for `--help`
     from asib_sweeps.evaluation import Evaluation
@@ -21,10 +23,6 @@ if TYPE_CHECKING:  # torch and the rest only when a checkpoint is evaluated, not
 SPLITS = ("test", "val")
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 WORST_SHOWN = 3
-
-
-class Fail(Protocol):
-    def __call__(self, message: str) -> Any: ...
 
 
 def add_parser(subparsers: Any) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from asib_sweeps.config import RunConfig
 
 Fail = Callable[[str], NoReturn]
+"""Reports a usage error and does not return: asib-sweep exits with code 2, `run_study` raises."""
 DEFAULT_TEACHER_FOLDER = "teachers"
 RESERVED_NAMES = (DEFAULT_TEACHER_FOLDER,)
 """Folder names under --results that a sweep may not take: the default teacher cache."""

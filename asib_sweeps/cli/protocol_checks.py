@@ -20,7 +20,8 @@ from search_spaces import Study, StudyOptions, Trial, get_study
 from search_spaces.study import selection_seed_error
 
 if TYPE_CHECKING:
-    from asib_sweeps.cli.sweep_request import Fail, SweepRequest
+    from asib_sweeps.cli.input_checks import Fail
+    from asib_sweeps.cli.sweep_request import SweepRequest
     from asib_sweeps.config import RunConfig
 
 REPORT_STUDIES = ("ablation", "sota", "overlap", "reproduce")

@@ -27,6 +27,7 @@ from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import launch, prepare_cluster
 from asib_sweeps.cli.input_checks import (
     DEFAULT_TEACHER_FOLDER,
+    Fail,
     absolute,
     check_input_files,
     check_layout,
@@ -50,7 +51,7 @@ from asib_sweeps.cli.sweep_options import (  # noqa: F401 - DATASET_NAMES: a nam
     check_resources,
     study_options,
 )
-from asib_sweeps.cli.sweep_request import Fail, SweepRequest, request_from_args
+from asib_sweeps.cli.sweep_request import SweepRequest, request_from_args
 from asib_sweeps.cli.trackers import chosen_trackers
 from search_spaces import Study, StudyOptions, get_study
 from search_spaces.options import STUDY_OPTION_SPECS

@@ -20,10 +20,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Callable, NoReturn
+from typing import IO
+
+from asib_sweeps.cli.input_checks import Fail
 
 LOCK_FILE = "sweep.lock"
-Fail = Callable[[str], NoReturn]
 
 
 class SweepLock:

@@ -16,8 +16,8 @@ from asib_sweeps.cli import eval as eval_command
 from asib_sweeps.cli import status
 from asib_sweeps.cli.cluster_launch import add_cluster_options
 from asib_sweeps.catalog.data_sources import source_names
-from asib_sweeps.cli.input_checks import finite_float
-from asib_sweeps.cli.sweep_request import Fail, SweepRequest, parser_default, run_option_default, study_specs
+from asib_sweeps.cli.input_checks import Fail, finite_float
+from asib_sweeps.cli.sweep_request import SweepRequest, parser_default, run_option_default, study_specs
 from asib_sweeps.cli.trackers import add_track_option, tracker_problem
 from search_spaces import STUDIES, Study, StudyOptions
 from search_spaces.options import SELECTION_SEEDS, StudyOptionSpec

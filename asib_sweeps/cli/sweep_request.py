@@ -11,10 +11,10 @@ No config, torch or Ray here: `asib-sweep --help` builds its parser from this mo
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from search_spaces import STUDIES
 from search_spaces.options import STUDY_OPTION_SPECS, StudyOptionSpec
@@ -22,8 +22,6 @@ from search_spaces.options import STUDY_OPTION_SPECS, StudyOptionSpec
 if TYPE_CHECKING:
     from asib_sweeps.config_files import Layer
 
-Fail = Callable[[str], NoReturn]
-"""Reports a usage error and does not return: asib-sweep exits with code 2, `run_study` raises."""
 SET_SOURCE_PREFIX = "--set "
 """How an override layer's source starts (`config_files.set_layers` names them so); the rest is its
 KEY=VALUE, as a job's command line repeats it."""
