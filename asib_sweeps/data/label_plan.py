@@ -33,22 +33,21 @@ def check_splits(data: DataConfig) -> bool:
     """Check every draw of the run's splits (DataError if one cannot be drawn); False: nothing to check them with."""
     source = data_source(data.dataset)
     steps = split_steps(data, own_test_split=source.own_test_split)
-    if source.class_counts is not None:
-        if data.classes is not None:
-            check_classes(data.classes, len(source.class_counts))
-        if every_draw_succeeds(dict(enumerate(source.class_counts)), steps):
-            return True
+    if data.classes is not None and source.classes is not None:
+        check_classes(data.classes, source.classes)
+    if source.class_counts is not None and every_draw_succeeds(dict(enumerate(source.class_counts)), steps):
+        return True
     if source.labels is None:
         return False
     labels = resolve(source.labels)(data)
-    if data.classes is not None:
-        check_classes(data.classes, source.classes if source.classes is not None else int(labels.max()) + 1)
+    if data.classes is not None and source.classes is None:
+        check_classes(data.classes, int(labels.max()) + 1)
     draw(labels, steps, seed=data.split_seed)
     return True
 
 
-def draw(labels: np.ndarray, steps: tuple[SplitStep, ...], *, seed: int) -> np.ndarray:
-    """The labels left after making `steps` as a run makes them (scikit-learn; DataError naming the key)."""
+def draw(labels: np.ndarray, steps: tuple[SplitStep, ...], *, seed: int) -> None:
+    """Make `steps` from `labels` as a run makes them (scikit-learn); DataError naming the key of one it cannot."""
     # imported here: scikit-learn takes 1.5 s to import, and a plan the counts prove never needs it
     from asib_sweeps.data.positions import stratified_positions, subset_positions
 
@@ -61,4 +60,3 @@ def draw(labels: np.ndarray, steps: tuple[SplitStep, ...], *, seed: int) -> np.n
         else:
             positions = subset_positions(labels, step.size, seed=seed)
             labels = labels if positions is None else labels[positions]
-    return labels
